@@ -1,0 +1,5 @@
+import sys
+
+from modelscaler.cli import main
+
+sys.exit(main())
