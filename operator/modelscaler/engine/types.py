@@ -39,6 +39,11 @@ class ScalingParams:
     max_scale_up_rate: float = 1000.0
     initial_replicas: int | None = None
     paused: bool = False
+    # Outside burst mode the engine sizes from the stable window only (Knative's
+    # stable mode): burst-window noise below the panic threshold neither scales up
+    # nor, through the scale-down window, holds replicas. True sizes from
+    # max(stable, burst) at every tick (more replicas, fewer latency misses).
+    follow_burst_in_stable_mode: bool = False
 
     @property
     def capacity(self) -> float:

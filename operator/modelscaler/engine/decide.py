@@ -1,0 +1,457 @@
+"""decide(): one observation in, a replica count and its reason out. Pure: no I/O, no clock.
+
+The decision is a named pipeline, each step a small function returning a value
+and the words that explain it:
+
+1. size     -- the concurrency to size from, per window, and the wanted counts
+               `ceil(concurrency / capacity)`. When the arrival-driven concurrency
+               (arrival rate x mean service time) is known, the engine sizes from
+               max(arrivals, requests in service) rather than from the in-flight
+               count, which includes the backlog a cold start builds up.
+2. burst    -- burst mode (Knative's panic mode): entered when the burst window
+               wants at least `panic_threshold` x the standing replicas; while in
+               it replicas only rise; left once the burst signal has stayed below
+               the threshold for a whole stable window. Standing replicas are the
+               ready ones plus those starting (capacity on the way), at most the
+               current count: a cold start alone does not trigger burst mode.
+3. window   -- the count wanted now goes into the scale-down window; the target is
+               the window's maximum over the last `scale_down_delay` (see window.py).
+4. bound    -- clamp the target to [min, max].
+5. move     -- scale up at once (at most `max_scale_up_rate` x current, at least +1);
+               scale down by steps: each removes at most `max_scale_down_rate` of the
+               excess (at least one replica) and steps are one `scale_down_delay`
+               apart, so with the defaults 15 -> 1 goes 15, 8, 5, 3, 2, 1 at 900 s
+               intervals once the load has been low for 900 s. No scale-down within
+               min(stable window, delay) of the first observation (fresh start or
+               restart whose status had no window).
+
+Unknown data holds (valid=False, memory unchanged). With one of the two windows
+unknown the known one may still scale up, since it proves at least that much
+load, but nothing scales down. `paused` holds and leaves memory alone. A
+deployment at zero replicas with an empty memory is being created: it gets
+`initial_replicas` (default max(min, 1)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from modelscaler.engine.types import Decision, Memory, Mode, Observation, ScalingParams
+from modelscaler.engine.window import Window, prune, record
+
+# Float noise guard: 0.98 / 0.7 is 1.4000000000000001, and 1.4 / 0.7 is
+# 2.0000000000000004; neither should round up to one more replica.
+_EPSILON = 1e-9
+
+
+def _fmt(value: float) -> str:
+    """A figure for messages: at most two decimals, no trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+# --- 1. size ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A wanted replica count and the signal it came from (for the message)."""
+
+    count: int
+    concurrency: float
+    label: str  # e.g. "stable concurrency 4.2 over 60 s"
+
+    def describe(self, capacity: float) -> str:
+        """The sizing sentence: "<signal> / capacity 0.7 -> 6"."""
+        return f"{self.label} / capacity {_fmt(capacity)} -> {self.count}"
+
+
+def wanted_count(concurrency: float, capacity: float) -> int:
+    """Replicas needed to carry `concurrency` at `capacity` each (0 for no load)."""
+    if concurrency <= 0:
+        return 0
+    return max(0, math.ceil(concurrency / capacity - _EPSILON))
+
+
+def size_window(
+    window_name: str,
+    window_seconds: float,
+    in_flight: float | None,
+    arrival: float | None,
+    in_service: float | None,
+    capacity: float,
+) -> Wanted | None:
+    """The wanted count from one window's signals, or None when the window is unknown.
+
+    Prefers the arrival-driven concurrency, max'ed with the requests in service;
+    falls back to the in-flight concurrency (which counts queued requests).
+    """
+    over = f"over {_fmt(window_seconds)} s"
+    if arrival is not None:
+        if in_service is not None and in_service > arrival:
+            concurrency = in_service
+            label = (
+                f"in service {_fmt(in_service)} (> {window_name} arrival concurrency {_fmt(arrival)} {over})"
+            )
+        else:
+            concurrency = arrival
+            label = f"{window_name} arrival concurrency {_fmt(arrival)} {over}"
+    elif in_flight is not None:
+        concurrency = in_flight
+        label = f"{window_name} concurrency {_fmt(in_flight)} {over}"
+    else:
+        return None
+    return Wanted(wanted_count(concurrency, capacity), concurrency, label)
+
+
+# --- 2. burst --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BurstState:
+    """Burst mode after this tick, and what to say about it."""
+
+    active: bool
+    since: float | None
+    below_since: float | None
+    note: str = ""
+
+
+def standing_replicas(obs: Observation) -> int:
+    """Replicas serving or on the way (ready + starting), at most the current count."""
+    return min(obs.current_replicas, obs.ready_replicas + obs.starting_replicas)
+
+
+def update_burst_mode(
+    params: ScalingParams, memory: Memory, want_burst: int, standing: int, now: float
+) -> BurstState:
+    """Enters, keeps or leaves burst mode from the burst window's wanted count."""
+    base = max(standing, 1)
+    threshold = params.panic_threshold * base
+    if want_burst >= threshold - _EPSILON:
+        entering = memory.burst_mode_since is None
+        since = now if memory.burst_mode_since is None else memory.burst_mode_since
+        verb = "entered" if entering else "held"
+        note = (
+            f"burst wants {want_burst} >= {_fmt(params.panic_threshold)} x {base} standing: burst mode {verb}"
+        )
+        return BurstState(True, since, None, note)
+    if memory.burst_mode_since is None:
+        return BurstState(False, None, None)
+    below_since = now if memory.burst_below_since is None else memory.burst_below_since
+    below_for = now - below_since
+    if below_for >= params.stable_window:
+        return BurstState(
+            False, None, None, f"burst below threshold for {_fmt(below_for)} s: burst mode left"
+        )
+    note = (
+        f"burst mode: below threshold for {_fmt(below_for)} s, "
+        f"leaves after {_fmt(params.stable_window)} s; replicas only rise"
+    )
+    return BurstState(True, memory.burst_mode_since, below_since, note)
+
+
+# --- 3. window -------------------------------------------------------------------------------
+
+
+def observe(params: ScalingParams, memory: Memory, now: float, wanted: int) -> tuple[Window, float | None]:
+    """Records the wanted count (at most max) in the pruned window; returns it and observing_since.
+
+    An empty stored window means nothing was ever observed (fresh start, or a
+    restart whose status kept no window): observation (re)starts now.
+    """
+    observing_since = now if not memory.window else memory.observing_since
+    pruned = prune(memory.window, now, params.scale_down_delay)
+    return record(pruned, now, min(wanted, params.max_replicas)), observing_since
+
+
+# --- 4. bound and 5. move --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A pipeline step's result: the replica count, the reason word, and the words behind it."""
+
+    replicas: int
+    reason: str
+    limited_by: str | None = None
+    note: str = ""
+
+
+def clamp_to_bounds(target: int, params: ScalingParams) -> Step:
+    """Clamps the target to [min, max]; limited_by says which bound bit."""
+    if target > params.max_replicas:
+        return Step(
+            params.max_replicas, "TooManyReplicas", "TooManyReplicas", f"clamped to max {params.max_replicas}"
+        )
+    if target < params.min_replicas:
+        return Step(
+            params.min_replicas, "TooFewReplicas", "TooFewReplicas", f"raised to min {params.min_replicas}"
+        )
+    return Step(target, "")
+
+
+def limit_scale_up(current: int, target: int, params: ScalingParams) -> Step:
+    """Scales up at once, to at most max_scale_up_rate x current (from zero: x 1), and by at least one."""
+    base = max(current, 1)
+    limit = max(current + 1, math.floor(base * params.max_scale_up_rate + _EPSILON))
+    if target > limit:
+        note = f"limited to {limit} by max scale-up rate {_fmt(params.max_scale_up_rate)} x {base}"
+        return Step(limit, "ScaleUp", "ScaleUpLimit", note)
+    return Step(target, "ScaleUp")
+
+
+def step_down(
+    current: int,
+    target: int,
+    params: ScalingParams,
+    memory: Memory,
+    observing_since: float | None,
+    now: float,
+) -> Step:
+    """One scale-down step towards `target`, or a hold while the start guard or the step spacing runs."""
+    guard = min(params.stable_window, params.scale_down_delay)
+    if observing_since is not None and now - observing_since < guard:
+        observed = now - observing_since
+        note = f"observing for {_fmt(observed)} s of {_fmt(guard)} s before any scale-down"
+        return Step(current, "ScaleDownStabilized", None, note)
+    last_down = memory.last_scale_down_time
+    if last_down is not None and now - last_down < params.scale_down_delay:
+        since = now - last_down
+        note = (
+            f"last step down {_fmt(since)} s ago; next step in {_fmt(params.scale_down_delay - since)} s "
+            f"(steps {_fmt(params.scale_down_delay)} s apart)"
+        )
+        return Step(current, "ScaleDownStabilized", None, note)
+    excess = current - target
+    removable = max(1, math.floor(params.max_scale_down_rate * excess + _EPSILON))
+    if removable < excess:
+        rate = _fmt(params.max_scale_down_rate)
+        note = f"step removes {removable} of {excess} excess (max scale-down rate {rate})"
+        return Step(current - removable, "ScaleDown", "ScaleDownLimit", note)
+    return Step(target, "ScaleDown")
+
+
+def move(
+    current: int,
+    bounded: Step,
+    params: ScalingParams,
+    memory: Memory,
+    observing_since: float | None,
+    now: float,
+) -> Step:
+    """Applies the rate limits to move from `current` towards the bounded target."""
+    if bounded.replicas > current:
+        return limit_scale_up(current, bounded.replicas, params)
+    if bounded.replicas < current:
+        return step_down(current, bounded.replicas, params, memory, observing_since, now)
+    return Step(current, bounded.reason or "Steady")
+
+
+# --- the pipeline ----------------------------------------------------------------------------
+
+
+def _inputs(params: ScalingParams, obs: Observation) -> dict[str, float]:
+    """The figures behind a decision (unknown signals left out)."""
+    figures: dict[str, float | None] = {
+        "capacity": params.capacity,
+        "currentReplicas": obs.current_replicas,
+        "readyReplicas": obs.ready_replicas,
+        "startingReplicas": obs.starting_replicas,
+        "stableConcurrency": obs.stable_concurrency,
+        "burstConcurrency": obs.burst_concurrency,
+        "arrivalConcurrencyStable": obs.arrival_concurrency_stable,
+        "arrivalConcurrencyBurst": obs.arrival_concurrency_burst,
+        "inService": obs.in_service,
+    }
+    return {key: float(value) for key, value in figures.items() if value is not None}
+
+
+def _summary(current: int, desired: int) -> str:
+    return f"{current} -> {desired}" if desired != current else f"holding {current}"
+
+
+def _message(notes: list[str], current: int, desired: int) -> str:
+    return "; ".join([*(note for note in notes if note), _summary(current, desired)])
+
+
+def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) -> tuple[Decision, Memory]:
+    """The replica count for this tick and the memory for the next one.
+
+    Pure: the same arguments always give the same answer, and `memory` after a
+    Memory.to_dict/from_dict round trip gives the same future as without it.
+    """
+    if params.capacity <= 0:
+        raise ValueError(f"capacity must be positive, got {params.capacity}")
+    current = obs.current_replicas
+    inputs = _inputs(params, obs)
+    if params.paused:
+        message = f"autoscaling paused; holding {current}"
+        return Decision(current, current, Mode.PAUSED, "Paused", message, inputs=inputs), memory
+    capacity = params.capacity
+    stable = size_window(
+        "stable",
+        params.stable_window,
+        obs.stable_concurrency,
+        obs.arrival_concurrency_stable,
+        obs.in_service,
+        capacity,
+    )
+    burst = size_window(
+        "burst",
+        params.panic_window,
+        obs.burst_concurrency,
+        obs.arrival_concurrency_burst,
+        obs.in_service,
+        capacity,
+    )
+    if current == 0 and memory == Memory():
+        return _initial(params, stable, burst, now, inputs)
+    if stable is None and burst is None:
+        reason_text = obs.unknown_reason or "no data"
+        message = f"concurrency unknown ({reason_text}); holding {current}"
+        decision = Decision(
+            current, current, Mode.HOLDING, "MetricsUnavailable", message, valid=False, inputs=inputs
+        )
+        return decision, memory
+    if stable is None or burst is None:
+        return _on_partial_data(params, obs, memory, now, stable, burst, inputs)
+    return _on_full_data(params, obs, memory, now, stable, burst, inputs)
+
+
+def _initial(
+    params: ScalingParams, stable: Wanted | None, burst: Wanted | None, now: float, inputs: dict[str, float]
+) -> tuple[Decision, Memory]:
+    """Creation: start `initial_replicas` (or what a known signal already wants, if more)."""
+    initial = params.initial_replicas if params.initial_replicas is not None else max(params.min_replicas, 1)
+    known = [wanted.count for wanted in (stable, burst) if wanted is not None]
+    wanted = max([initial, *known])
+    bounded = clamp_to_bounds(wanted, params)
+    notes = [f"creating with initial replicas {initial}"]
+    notes += [w.describe(params.capacity) for w in (stable, burst) if w is not None and w.count > initial]
+    notes.append(bounded.note)
+    decision = Decision(
+        desired=bounded.replicas,
+        current=0,
+        mode=Mode.STABLE,
+        reason="Initial",
+        message=_message(notes, 0, bounded.replicas),
+        wanted_stable=stable.count if stable else None,
+        wanted_burst=burst.count if burst else None,
+        wanted_unclamped=wanted,
+        limited_by=bounded.limited_by,
+        inputs=inputs,
+    )
+    return decision, Memory(observing_since=now, last_scale_time=now if bounded.replicas else None)
+
+
+def _on_partial_data(
+    params: ScalingParams,
+    obs: Observation,
+    memory: Memory,
+    now: float,
+    stable: Wanted | None,
+    burst: Wanted | None,
+    inputs: dict[str, float],
+) -> tuple[Decision, Memory]:
+    """One window unknown: the known one may scale up (it proves that much load), never down."""
+    known = stable if stable is not None else burst
+    assert known is not None  # decide() routes here only with one window known
+    unknown_name = "stable" if stable is None else "burst"
+    current = obs.current_replicas
+    window, observing_since = observe(params, memory, now, known.count)
+    bounded = clamp_to_bounds(known.count, params)
+    notes = [
+        f"{unknown_name} concurrency unknown ({obs.unknown_reason or 'no data'})",
+        known.describe(params.capacity),
+    ]
+    if bounded.replicas > current:
+        step = limit_scale_up(current, bounded.replicas, params)
+        mode = Mode.STABLE if memory.burst_mode_since is None else Mode.BURST
+        reason, valid = step.reason, True
+        notes += [bounded.note, step.note]
+    else:
+        step = Step(current, "MetricsUnavailable")
+        mode, reason, valid = Mode.HOLDING, "MetricsUnavailable", False
+        notes.append("no scale-down on partial data")
+    decision = Decision(
+        desired=step.replicas,
+        current=current,
+        mode=mode,
+        reason=reason,
+        message=_message(notes, current, step.replicas),
+        valid=valid,
+        wanted_stable=stable.count if stable else None,
+        wanted_burst=burst.count if burst else None,
+        wanted_unclamped=known.count,
+        limited_by=step.limited_by or bounded.limited_by,
+        inputs=inputs,
+    )
+    next_memory = Memory(
+        window=window,
+        burst_mode_since=memory.burst_mode_since,
+        burst_below_since=memory.burst_below_since,
+        last_scale_time=now if step.replicas != current else memory.last_scale_time,
+        last_scale_down_time=memory.last_scale_down_time,
+        observing_since=observing_since,
+    )
+    return decision, next_memory
+
+
+def _on_full_data(
+    params: ScalingParams,
+    obs: Observation,
+    memory: Memory,
+    now: float,
+    stable: Wanted,
+    burst: Wanted,
+    inputs: dict[str, float],
+) -> tuple[Decision, Memory]:
+    """Both windows known: size, burst mode, window max, bound, move."""
+    current = obs.current_replicas
+    standing = standing_replicas(obs)
+    burst_state = update_burst_mode(params, memory, burst.count, standing, now)
+    follows_burst = burst_state.active or params.follow_burst_in_stable_mode
+    leading = burst if follows_burst and burst.count > stable.count else stable
+    wanted = leading.count
+    window, observing_since = observe(params, memory, now, wanted)
+    head = window[0]
+    target = max(head.wanted, wanted)
+    notes = [leading.describe(params.capacity), burst_state.note]
+    held = False
+    if burst_state.active and target < current:
+        target, held = current, True
+    elif wanted < current and head.wanted > wanted:
+        held = head.wanted >= current
+        age = now - head.time
+        notes.append(
+            f"{head.wanted} wanted {_fmt(age)} s ago holds for {_fmt(params.scale_down_delay - age)} s more "
+            f"(scale-down delay {_fmt(params.scale_down_delay)} s)"
+        )
+    bounded = clamp_to_bounds(target, params)
+    step = move(current, bounded, params, memory, observing_since, now)
+    reason = "ScaleDownStabilized" if held and step.replicas == current else step.reason
+    notes += [bounded.note, step.note]
+    mode = Mode.BURST if burst_state.active else Mode.STABLE
+    decision = Decision(
+        desired=step.replicas,
+        current=current,
+        mode=mode,
+        reason=reason,
+        message=_message(notes, current, step.replicas),
+        wanted_stable=stable.count,
+        wanted_burst=burst.count,
+        wanted_unclamped=target,
+        limited_by=step.limited_by or bounded.limited_by,
+        inputs={**inputs, "wantedStable": stable.count, "wantedBurst": burst.count, "windowMax": head.wanted},
+    )
+    next_memory = Memory(
+        window=window,
+        burst_mode_since=burst_state.since,
+        burst_below_since=burst_state.below_since,
+        last_scale_time=now if step.replicas != current else memory.last_scale_time,
+        last_scale_down_time=now if step.replicas < current else memory.last_scale_down_time,
+        observing_since=observing_since,
+    )
+    return decision, next_memory

@@ -1,0 +1,335 @@
+"""decide() as timelines: what the replicas do, tick by tick, and why.
+
+Unless a test says otherwise: concurrency target 1 at utilization 0.7 (capacity
+0.7 per replica), 60 s stable window, 6 s burst window, 900 s scale-down delay,
+max scale-down rate 0.5, ticks every second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from tests.unit.engine.timeline import Timeline
+
+from modelscaler.engine import Memory, Mode, Observation, ScalingParams, WindowPoint, decide
+
+PARAMS = ScalingParams(min_replicas=1, max_replicas=50)
+
+
+def warmed(params: ScalingParams = PARAMS, replicas: int = 1) -> Timeline:
+    """A deployment observed since t=-1000 (no start guard left), never scaled down, at `replicas`."""
+    memory = Memory(window=(WindowPoint(-1000.0, 0),), observing_since=-1000.0)
+    return Timeline(params, replicas=replicas, memory=memory)
+
+
+class TestScaleUp:
+    def test_scales_up_at_once_to_the_wanted_count(self) -> None:
+        timeline = warmed()
+        decision = timeline.at(0, stable=10.0)
+        # A step from 1 to 15 is also a burst: 15 wanted >= 2 x the 1 standing replica.
+        assert (decision.desired, decision.reason, decision.mode) == (15, "ScaleUp", Mode.BURST)
+        assert decision.message == (
+            "stable concurrency 10 over 60 s / capacity 0.7 -> 15; "
+            "burst wants 15 >= 2 x 1 standing: burst mode entered; 1 -> 15"
+        )
+        assert decision.inputs["stableConcurrency"] == 10.0
+        assert decision.wanted_stable == 15
+
+    def test_float_noise_does_not_add_a_replica(self) -> None:
+        # 1.4 / 0.7 is 2.0000000000000004 in floating point.
+        assert warmed().at(0, stable=1.4).desired == 2
+
+    def test_rate_limit_allows_at_most_rate_times_current(self) -> None:
+        timeline = warmed(replace(PARAMS, max_scale_up_rate=2.0), replicas=3)
+        first = timeline.at(0, stable=20.0)  # wants 29
+        assert (first.desired, first.reason, first.limited_by) == (6, "ScaleUp", "ScaleUpLimit")
+        assert "limited to 6 by max scale-up rate 2 x 3" in first.message
+        assert [timeline.at(t, stable=20.0).desired for t in (1, 2)] == [12, 24]
+        last = timeline.at(3, stable=20.0)
+        assert (last.desired, last.limited_by) == (29, None)
+
+    def test_rate_limit_always_allows_one_more(self) -> None:
+        timeline = warmed(replace(PARAMS, max_scale_up_rate=1.1), replicas=2)
+        assert timeline.at(0, stable=10.0).desired == 3
+
+    def test_arrival_concurrency_sizes_past_the_cold_start_backlog(self) -> None:
+        # 2 ready, 6 starting; the queue has grown the in-flight count to 40, but the
+        # arrivals only need 5.6 in flight: size for 8, not 58.
+        timeline = warmed(replicas=8)
+        decision = timeline.at(
+            0,
+            stable=40.0,
+            burst=40.0,
+            ready=2,
+            starting=6,
+            arrival_stable=5.6,
+            arrival_burst=5.6,
+            in_service=2.0,
+        )
+        assert (decision.desired, decision.mode) == (8, Mode.STABLE)
+        assert "stable arrival concurrency 5.6 over 60 s / capacity 0.7 -> 8" in decision.message
+
+    def test_requests_in_service_raise_the_arrival_estimate(self) -> None:
+        decision = warmed().at(0, stable=9.0, arrival_stable=2.0, arrival_burst=2.0, in_service=7.0)
+        assert decision.desired == 10
+
+
+class TestClamp:
+    def test_clamped_to_max_says_so_in_figures(self) -> None:
+        timeline = warmed(replace(PARAMS, max_replicas=5), replicas=4)
+        decision = timeline.at(0, stable=4.2)
+        assert (decision.desired, decision.reason, decision.limited_by) == (5, "ScaleUp", "TooManyReplicas")
+        assert (
+            decision.message
+            == "stable concurrency 4.2 over 60 s / capacity 0.7 -> 6; clamped to max 5; 4 -> 5"
+        )
+        assert decision.wanted_unclamped == 6
+        held = timeline.at(1, stable=4.2)
+        assert (held.desired, held.reason) == (5, "TooManyReplicas")
+
+    def test_held_at_min_when_idle(self) -> None:
+        timeline = warmed(replace(PARAMS, min_replicas=3), replicas=3)
+        decision = timeline.at(0, stable=0.0)
+        assert (decision.desired, decision.reason, decision.limited_by) == (
+            3,
+            "TooFewReplicas",
+            "TooFewReplicas",
+        )
+
+    def test_lowered_max_scales_down_at_once(self) -> None:
+        timeline = warmed(replicas=10)
+        timeline.params = replace(PARAMS, max_replicas=4, max_scale_down_rate=1.0)
+        decision = timeline.at(0, stable=10.0)
+        assert (decision.desired, decision.reason, decision.limited_by) == (4, "ScaleDown", "TooManyReplicas")
+
+
+class TestScaleDownDelay:
+    def test_load_drop_waits_the_delay_then_steps_by_half_the_excess(self) -> None:
+        timeline = warmed()
+        assert timeline.at(0, stable=10.0).desired == 15
+        timeline.run(1, 899, stable=0.5)
+        held = timeline.decisions[-1]
+        assert (held.desired, held.reason) == (15, "ScaleDownStabilized")
+        assert "15 wanted 899 s ago holds for 1 s more (scale-down delay 900 s)" in held.message
+        assert timeline.at(900, stable=0.5).desired == 15
+        step = timeline.at(901, stable=0.5)
+        assert (step.desired, step.reason, step.limited_by) == (8, "ScaleDown", "ScaleDownLimit")
+        assert "step removes 7 of 14 excess (max scale-down rate 0.5)" in step.message
+
+    def test_steps_are_one_delay_apart_until_the_target(self) -> None:
+        timeline = warmed()
+        timeline.at(0, stable=10.0)
+        timeline.run(1, 5000, stable=0.5)
+        changes = [(d.current, d.desired) for d in timeline.decisions if d.changed]
+        times = [1 + index for index, d in enumerate(timeline.decisions[1:]) if d.changed]
+        assert changes == [(1, 15), (15, 8), (8, 5), (5, 3), (3, 2), (2, 1)]
+        assert times == [901, 1801, 2701, 3601, 4501]
+        between = timeline.decisions[1 + 1000]  # t=1001: after the first step, before the second
+        assert between.reason == "ScaleDownStabilized"
+        assert "next step in 800 s" in between.message
+
+    def test_the_target_is_the_max_wanted_over_the_delay(self) -> None:
+        # Load 10 (15 replicas) at t=0, 5 (8 replicas) at t=300, then idle: at t=901 the
+        # window's max is the 8 wanted at t=300, so the step removes half of that excess of
+        # 7 (3 replicas); one delay later the window's max is 1 and the step removes 5 of 11.
+        timeline = warmed()
+        timeline.at(0, stable=10.0)
+        timeline.run(1, 299, stable=0.0)
+        timeline.at(300, stable=5.0)
+        timeline.run(301, 1801, stable=0.0)
+        changes = [(d.current, d.desired) for d in timeline.decisions if d.changed]
+        assert changes[:3] == [(1, 15), (15, 12), (12, 7)]
+
+    def test_a_step_removes_at_least_one_replica(self) -> None:
+        timeline = warmed(replace(PARAMS, max_scale_down_rate=0.1), replicas=5)
+        timeline.memory = replace(timeline.memory, last_scale_down_time=None)
+        timeline.run(0, 1000, stable=0.0)  # 10 % of an excess of 4 is 0.4: one replica per step
+        changes = [(t, d.current, d.desired) for t, d in enumerate(timeline.decisions) if d.changed]
+        assert changes == [(0, 5, 4), (900, 4, 3)]
+
+    def test_full_rate_steps_straight_to_the_target(self) -> None:
+        timeline = warmed(replace(PARAMS, max_scale_down_rate=1.0))
+        timeline.at(0, stable=10.0)
+        decision = timeline.run(1, 901, stable=2.0)
+        assert (decision.current, decision.desired, decision.limited_by) == (15, 3, None)
+
+    def test_a_new_peak_during_the_delay_restarts_it(self) -> None:
+        timeline = warmed()
+        timeline.at(0, stable=10.0)
+        timeline.run(1, 599, stable=0.0)
+        timeline.at(600, stable=10.0)
+        timeline.run(601, 1500, stable=0.0)
+        assert timeline.decisions[-1].desired == 15
+        assert timeline.at(1501, stable=0.0).desired == 8
+
+    def test_zero_delay_scales_down_at_once_by_steps_each_tick(self) -> None:
+        timeline = Timeline(replace(PARAMS, scale_down_delay=0.0), replicas=15)
+        assert [timeline.at(t, stable=0.0).desired for t in (0, 1, 2, 3, 4, 5)] == [8, 5, 3, 2, 1, 1]
+
+
+class TestBurstMode:
+    def test_entered_when_the_burst_window_wants_twice_the_standing_replicas(self) -> None:
+        timeline = warmed(replicas=2)
+        decision = timeline.at(0, stable=1.4, burst=5.0)  # stable wants 2, burst wants 8 >= 2 x 2
+        assert (decision.desired, decision.mode) == (8, Mode.BURST)
+        assert "burst wants 8 >= 2 x 2 standing: burst mode entered" in decision.message
+        assert decision.message.startswith("burst concurrency 5 over 6 s / capacity 0.7 -> 8")
+
+    def test_below_the_threshold_the_burst_window_is_noise(self) -> None:
+        timeline = warmed(replicas=4)
+        decision = timeline.at(0, stable=2.8, burst=4.9)  # burst wants 7 < 2 x 4
+        assert (decision.desired, decision.mode) == (4, Mode.STABLE)
+
+    def test_starting_replicas_count_as_capacity_on_the_way(self) -> None:
+        timeline = warmed(replicas=8)
+        # 2 ready and 6 starting: the burst's 12 is under 2 x 8, so no burst mode.
+        decision = timeline.at(0, stable=5.6, burst=8.4, ready=2, starting=6)
+        assert (decision.desired, decision.mode) == (8, Mode.STABLE)
+
+    def test_only_rises_then_leaves_after_a_stable_window_below_threshold(self) -> None:
+        timeline = warmed(replace(PARAMS, scale_down_delay=0.0), replicas=2)
+        assert timeline.at(0, stable=1.4, burst=5.0).desired == 8
+        assert timeline.at(10, stable=1.4, burst=14.0).desired == 20  # still bursting: rises
+        held = timeline.at(20, stable=1.4, burst=1.4)  # below threshold from now
+        assert (held.desired, held.mode, held.reason) == (20, Mode.BURST, "ScaleDownStabilized")
+        assert timeline.at(79, stable=1.4, burst=1.4).mode == Mode.BURST
+        left = timeline.at(80, stable=1.4, burst=1.4)
+        assert left.mode == Mode.STABLE
+        assert "burst below threshold for 60 s: burst mode left" in left.message
+        assert left.desired == 11  # steps down (delay 0): half of the 18 excess
+
+    def test_a_new_burst_resets_the_time_below(self) -> None:
+        timeline = warmed(replace(PARAMS, scale_down_delay=0.0), replicas=2)
+        timeline.at(0, stable=1.4, burst=5.0)
+        timeline.at(10, stable=1.4, burst=1.4)
+        timeline.at(50, stable=1.4, burst=12.0)  # 18 >= 2 x 8 again
+        assert timeline.at(100, stable=1.4, burst=1.4).mode == Mode.BURST
+        assert timeline.at(110, stable=1.4, burst=1.4).mode == Mode.BURST
+        assert timeline.at(160, stable=1.4, burst=1.4).mode == Mode.STABLE
+
+    def test_burst_peaks_hold_standing_capacity_through_the_delay(self) -> None:
+        timeline = warmed(replicas=2)
+        timeline.at(0, stable=1.4, burst=5.0)
+        timeline.run(1, 900, stable=1.4)
+        assert timeline.decisions[-1].desired == 8
+        assert timeline.at(901, stable=1.4).desired == 5
+
+    def test_following_the_burst_window_in_stable_mode_is_a_setting(self) -> None:
+        timeline = warmed(replace(PARAMS, follow_burst_in_stable_mode=True), replicas=4)
+        decision = timeline.at(0, stable=2.1, burst=4.9)
+        assert (decision.desired, decision.mode) == (7, Mode.STABLE)
+
+
+class TestUnknownData:
+    def test_unknown_data_holds_and_keeps_memory(self) -> None:
+        timeline = warmed(replicas=6)
+        before = timeline.memory
+        decision = decide(
+            PARAMS,
+            Observation(
+                time=0, ready_replicas=6, starting_replicas=0, current_replicas=6, unknown_reason="timeout"
+            ),
+            before,
+            0.0,
+        )[0]
+        assert (decision.desired, decision.valid, decision.mode) == (6, False, Mode.HOLDING)
+        assert decision.reason == "MetricsUnavailable"
+        assert decision.message == "concurrency unknown (timeout); holding 6"
+        timeline.at(0, stable=None, burst=None)
+        assert timeline.memory == before
+
+    def test_a_known_burst_window_may_scale_up(self) -> None:
+        timeline = warmed(replicas=2)
+        decision = timeline.at(0, stable=None, burst=7.0)
+        assert (decision.desired, decision.reason, decision.valid) == (10, "ScaleUp", True)
+        assert decision.message.startswith(
+            "stable concurrency unknown (no data); burst concurrency 7 over 6 s"
+        )
+
+    def test_partial_data_never_scales_down(self) -> None:
+        timeline = warmed(replicas=10)
+        timeline.run(0, 3000, stable=0.0)
+        assert timeline.replicas < 10
+        timeline = warmed(replicas=10)
+        for time in range(3000):
+            decision = timeline.at(time, stable=0.0, burst=None)
+            assert (decision.desired, decision.valid, decision.mode) == (10, False, Mode.HOLDING)
+
+    def test_a_partial_scale_up_is_held_by_the_delay(self) -> None:
+        timeline = warmed(replicas=2)
+        timeline.at(0, stable=None, burst=7.0)
+        timeline.run(1, 900, stable=0.7)
+        assert timeline.decisions[-1].desired == 10
+        assert timeline.at(901, stable=0.7).desired == 6
+
+
+class TestPausedAndInitial:
+    def test_paused_holds_whatever_the_load(self) -> None:
+        timeline = warmed(replace(PARAMS, paused=True), replicas=3)
+        before = timeline.memory
+        for load in (0.0, 30.0, None):
+            decision = timeline.at(0, stable=load)
+            assert (decision.desired, decision.mode, decision.reason) == (3, Mode.PAUSED, "Paused")
+        assert timeline.memory == before
+
+    @pytest.mark.parametrize(
+        ("min_replicas", "initial", "expected"),
+        [(1, None, 1), (0, None, 1), (3, None, 3), (1, 4, 4), (0, 0, 0), (1, 80, 50)],
+    )
+    def test_creation_starts_the_initial_replicas(
+        self, min_replicas: int, initial: int | None, expected: int
+    ) -> None:
+        timeline = Timeline(replace(PARAMS, min_replicas=min_replicas, initial_replicas=initial), replicas=0)
+        decision = timeline.at(0, stable=None)
+        assert (decision.desired, decision.reason) == (expected, "Initial")
+        assert timeline.memory.observing_since == 0
+
+    def test_creation_under_known_load_starts_what_the_load_needs(self) -> None:
+        timeline = Timeline(PARAMS, replicas=0)
+        assert timeline.at(0, stable=3.5).desired == 5
+
+    def test_scales_from_zero_when_a_known_signal_shows_demand(self) -> None:
+        timeline = warmed(replace(PARAMS, min_replicas=0, scale_down_delay=0.0), replicas=1)
+        assert timeline.at(0, stable=0.0).desired == 0
+        assert timeline.at(1, stable=None).desired == 0  # no pods, no metrics: stays at zero
+        decision = timeline.at(2, stable=2.0)
+        assert (decision.current, decision.desired, decision.reason) == (0, 3, "ScaleUp")
+
+
+class TestRestart:
+    def test_empty_memory_makes_no_rash_decision(self) -> None:
+        # The operator restarts and finds no window in status: it observes one stable
+        # window (60 s) before any scale-down.
+        timeline = Timeline(PARAMS, replicas=10)
+        timeline.run(1000, 1059, stable=0.0)
+        assert {d.desired for d in timeline.decisions} == {10}
+        assert "observing for 59 s of 60 s before any scale-down" in timeline.decisions[-1].message
+        assert timeline.at(1060, stable=0.0).desired == 6  # 4 of the 9 excess
+
+    def test_a_pending_delay_lands_at_its_original_time(self) -> None:
+        straight = warmed()
+        restarted = warmed()
+        for timeline in (straight, restarted):
+            timeline.at(0, stable=10.0)
+            timeline.run(1, 500, stable=0.0)
+        restarted.restart()
+        for timeline in (straight, restarted):
+            timeline.run(501, 2000, stable=0.0)
+        assert straight.decisions == restarted.decisions
+        assert [1 + i for i, d in enumerate(restarted.decisions[1:]) if d.changed][:2] == [901, 1801]
+
+    def test_memory_serialises_compactly(self) -> None:
+        timeline = warmed()
+        for time in range(0, 900):
+            timeline.at(time, stable=(time % 7) * 1.0)  # a saw-tooth of 7 distinct loads
+        wire = timeline.memory.to_dict()
+        assert isinstance(wire["window"], list)
+        assert len(wire["window"]) <= 7
+        assert Memory.from_dict(wire) == timeline.memory
+
+    def test_window_never_holds_more_than_max_plus_one_points(self) -> None:
+        timeline = warmed(replace(PARAMS, max_replicas=5))
+        for time in range(0, 200):
+            timeline.at(time, stable=max(0.0, 100.0 - time))  # a slow decline from 143 wanted
+        assert len(timeline.memory.window) <= 6
