@@ -119,6 +119,11 @@ def _convert(node: Any, defs: dict[str, Any], nullable: bool) -> Any:
             out[key] = " ".join(value.split())
             continue
         out[key] = _convert(value, defs, nullable)
+    default = out.get("default")
+    if "description" in out and isinstance(default, str | int | float | bool):
+        # kubectl explain shows descriptions, not defaults: say it in words.
+        shown = str(default).lower() if isinstance(default, bool) else default
+        out["description"] += f" Defaults to {shown}."
     return _ordered(out)
 
 

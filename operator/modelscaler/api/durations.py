@@ -14,7 +14,7 @@ import re
 
 # The schema pattern (RE2 and Python agree on it). "ms" is listed before "m" so
 # that a Python `fullmatch` and `finditer` pick the two-letter unit.
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(h|ms|m|s))+$"
+DURATION_PATTERN = r"^([0-9]+([.][0-9]+)?(h|ms|m|s))+$"
 DURATION_MAX_LENGTH = 32
 
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)")

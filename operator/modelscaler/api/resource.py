@@ -43,7 +43,6 @@ class ModelDeployment(SpecModel):
             message="metadata.name must be a DNS-1035 label (at most 63 lowercase letters, digits and '-', "
             "starting with a letter): it also names the model's Service",
             holds=lambda md: _name_ok(md.metadata),
-            field_path=".metadata.name",
         ),
     )
 

@@ -30,7 +30,9 @@ PROMQL_MAX_LENGTH = 4096
 def _duration_between(low: float, high: float) -> FieldRule:
     low_text, high_text = format_duration(low), format_duration(high)
     return FieldRule(
-        cel=f"duration(self) >= duration('{low_text}') && duration(self) <= duration('{high_text}')",
+        # An unparsable value is refused by the pattern; the guard keeps CEL from adding a conversion error.
+        cel=f"!self.matches('{DURATION_PATTERN}') || "
+        f"(duration(self) >= duration('{low_text}') && duration(self) <= duration('{high_text}'))",
         message=f"must be between {low_text} and {high_text}",
         holds=lambda text: low <= parse_duration(text) <= high,
     )
@@ -117,7 +119,9 @@ class AutoscalingSpec(SpecModel):
             field_path=".initialReplicas",
         ),
         ObjectRule(
-            cel="duration(self.panicWindow) <= duration(self.autoscalingWindow)",
+            cel=f"!self.panicWindow.matches('{DURATION_PATTERN}') || "
+            f"!self.autoscalingWindow.matches('{DURATION_PATTERN}') || "
+            "duration(self.panicWindow) <= duration(self.autoscalingWindow)",
             message="panicWindow must not be longer than autoscalingWindow",
             holds=lambda a: parse_duration(a.panic_window) <= parse_duration(a.autoscaling_window),
             field_path=".panicWindow",
@@ -188,7 +192,7 @@ class DiagnosisSpec(SpecModel):
     """Thresholds the diagnosis rules use when they judge the recent history."""
 
     latency_objective: LatencyObjective = Field(
-        default_factory=LatencyObjective, json_schema_extra={"default": {}}
+        default_factory=LatencyObjective, json_schema_extra={"default": LatencyObjective().to_wire()}
     )
     """The latency objective: rules such as CapacityExhausted and ConcurrencyTargetTooHigh fire only while
     it is missed."""
@@ -250,6 +254,7 @@ class ModelDeploymentSpec(SpecModel):
         ObjectRule(
             cel="!has(self.serving) || !has(self.serving.port) || type(self.serving.port) == int || "
             "!has(self.template.spec) || !has(self.template.spec.containers) || "
+            "size(self.template.spec.containers) == 0 || "
             "self.template.spec.containers.exists(c, has(c.ports) && "
             "c.ports.exists(p, has(p.name) && p.name == self.serving.port))",
             message="serving.port names no port of any container in template.spec.containers[].ports",
@@ -267,13 +272,19 @@ class ModelDeploymentSpec(SpecModel):
     template: PodTemplate
     """The model server's pods: a core/v1 PodTemplateSpec with at least one container."""
 
-    serving: ServingSpec = Field(default_factory=ServingSpec, json_schema_extra={"default": {}})
+    serving: ServingSpec = Field(
+        default_factory=ServingSpec, json_schema_extra={"default": ServingSpec().to_wire()}
+    )
     """How the server is reached and which metrics it exports."""
 
-    autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec, json_schema_extra={"default": {}})
+    autoscaling: AutoscalingSpec = Field(
+        default_factory=AutoscalingSpec, json_schema_extra={"default": AutoscalingSpec().to_wire()}
+    )
     """How the replica count follows concurrency."""
 
-    diagnosis: DiagnosisSpec = Field(default_factory=DiagnosisSpec, json_schema_extra={"default": {}})
+    diagnosis: DiagnosisSpec = Field(
+        default_factory=DiagnosisSpec, json_schema_extra={"default": DiagnosisSpec().to_wire()}
+    )
     """Thresholds of the diagnosis rules."""
 
     metrics: MetricsOverrides = Field(default_factory=MetricsOverrides)
