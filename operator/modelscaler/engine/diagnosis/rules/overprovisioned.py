@@ -1,0 +1,50 @@
+"""Overprovisioned: utilization low for long while minReplicas keeps more replicas than the load needs."""
+
+from __future__ import annotations
+
+import math
+
+from modelscaler.engine.diagnosis.context import Context
+from modelscaler.engine.diagnosis.model import ConditionType, Finding
+from modelscaler.engine.diagnosis.recommend import fewer_min_replicas
+from modelscaler.engine.diagnosis.rules.base import absent, problem, unknown
+from modelscaler.engine.diagnosis.text import num, pct, span
+
+KIND = ConditionType.OVERPROVISIONED
+
+
+def evaluate(ctx: Context) -> Finding:
+    """True when, over overprov_window, the peak need is below minReplicas and utilization stays low."""
+    dparams = ctx.dparams
+    params = ctx.params
+    window = span(dparams.overprov_window)
+    if ctx.history_seconds() < dparams.overprov_window:
+        return unknown(
+            KIND, "InsufficientHistory", f"{span(ctx.history_seconds())} of history; needs {window} to judge"
+        )
+    lookback = ctx.window(dparams.overprov_window)
+    loads = list(ctx.weighted(lookback, ctx.load))
+    known_seconds = sum(d for _, _, d in loads)
+    if known_seconds < dparams.overprov_min_known_share * dparams.overprov_window:
+        return unknown(KIND, "LoadUnknown", f"load known for {span(known_seconds)} of the last {window}")
+    peak_load = max(load for _, load, _ in loads)
+    needed = max(1, math.ceil(peak_load / params.capacity - 1e-9))
+    shares = [
+        (load / (s.ready_replicas * params.concurrency_target), d) for s, load, d in loads if s.ready_replicas
+    ]
+    utilization = sum(u * d for u, d in shares) / max(sum(d for _, d in shares), 1e-9) if shares else 0.0
+    figures = (
+        f"over the last {window} the load needed at most {needed} replicas "
+        f"(peak concurrency {num(peak_load)} / capacity {num(params.capacity)}); "
+        f"utilization averaged {pct(utilization)} of the concurrency target"
+    )
+    if params.min_replicas <= needed or utilization >= dparams.overprov_max_utilization:
+        return absent(KIND, "SizedToLoad", f"{figures}; minReplicas {params.min_replicas}")
+    evidence = f"{figures}, while minReplicas {params.min_replicas} keeps {params.min_replicas} replicas"
+    recommendation = fewer_min_replicas(
+        params,
+        needed,
+        "the most replicas the load needed in the window; or pick a smaller instance",
+        evidence,
+    )
+    return problem(KIND, "MinReplicasAboveLoad", evidence, recommendation)

@@ -1,0 +1,79 @@
+"""How figures are written in messages and recommendations."""
+
+from __future__ import annotations
+
+import math
+
+# The API's bound on scaleDownDelay (design brief §2: 0 ... 3600 s).
+MAX_SCALE_DOWN_DELAY = 3600.0
+
+
+def secs(value: float) -> str:
+    """A latency in seconds for a message: "0.8 s", "0.05 s", "12 s"."""
+    if value >= 10:
+        return f"{value:.0f} s"
+    if value >= 0.1:
+        return f"{value:.1f} s"
+    return f"{value:.2g} s"
+
+
+def span(seconds: float) -> str:
+    """A duration for a message: "45 s", "20 min", "1.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        minutes = seconds / 60
+        return f"{minutes:.0f} min" if minutes >= 10 else f"{minutes:.1f} min".replace(".0 min", " min")
+    return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+
+
+def span_range(low: float, high: float) -> str:
+    """A range of durations for a message: "2-4 min", or one duration when both ends read the same."""
+    low_text, high_text = span(low), span(high)
+    if low_text == high_text:
+        return low_text
+    return f"{low_text}-{high_text}"
+
+
+def num(value: float) -> str:
+    """A count or load for a message or a setting: "12", "4.2", "0.35"."""
+    if math.isclose(value, round(value), abs_tol=1e-9):
+        return str(round(value))
+    if abs(value) >= 1:
+        return f"{value:.1f}"
+    return f"{value:.2g}"
+
+
+def pct(share: float) -> str:
+    """A share 0..1 as a percentage: "12%"."""
+    return f"{share * 100:.0f}%"
+
+
+def duration_setting(seconds: float) -> str:
+    """A duration setting as the spec takes it: "45s", "15m", "1h"; whole minutes from one minute up."""
+    if seconds < 60:
+        return f"{math.ceil(seconds)}s"
+    minutes = math.ceil(seconds / 60 - 1e-9)
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def delay_to_cover(observed: float, margin: float) -> float:
+    """The scaleDownDelay (seconds, whole minutes, capped at the API maximum) covering `observed` x margin."""
+    return min(MAX_SCALE_DOWN_DELAY, math.ceil(observed * margin / 60 - 1e-9) * 60.0)
+
+
+def concurrency_setting(value: float) -> float:
+    """A concurrencyTarget suggestion: whole requests from one up (rounded down), else one decimal."""
+    if value >= 1:
+        return float(math.floor(value + 1e-9))
+    return max(0.1, math.floor(value * 10 + 1e-9) / 10)
+
+
+def memory_setting(size_bytes: float) -> str:
+    """A memory quantity rounded up to 256 MiB steps: "1536Mi", "12Gi"."""
+    mib = math.ceil(size_bytes / 2**20 / 256 - 1e-9) * 256
+    if mib % 1024 == 0:
+        return f"{mib // 1024}Gi"
+    return f"{mib}Mi"
