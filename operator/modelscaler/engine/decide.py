@@ -388,15 +388,10 @@ def _on_partial_data(
         limited_by=step.limited_by or bounded.limited_by,
         inputs=inputs,
     )
-    next_memory = Memory(
-        window=window,
-        burst_mode_since=memory.burst_mode_since,
-        burst_below_since=memory.burst_below_since,
-        last_scale_time=now if step.replicas != current else memory.last_scale_time,
-        last_scale_down_time=memory.last_scale_down_time,
-        observing_since=observing_since,
+    burst_state = BurstState(
+        memory.burst_mode_since is not None, memory.burst_mode_since, memory.burst_below_since
     )
-    return decision, next_memory
+    return decision, _remember(memory, now, current, step.replicas, window, observing_since, burst_state)
 
 
 def _on_full_data(
@@ -446,12 +441,24 @@ def _on_full_data(
         limited_by=step.limited_by or bounded.limited_by,
         inputs={**inputs, "wantedStable": stable.count, "wantedBurst": burst.count, "windowMax": head.wanted},
     )
-    next_memory = Memory(
+    return decision, _remember(memory, now, current, step.replicas, window, observing_since, burst_state)
+
+
+def _remember(
+    memory: Memory,
+    now: float,
+    current: int,
+    desired: int,
+    window: Window,
+    observing_since: float | None,
+    burst_state: BurstState,
+) -> Memory:
+    """The memory after a tick that observed load: the new window, burst state and scale times."""
+    return Memory(
         window=window,
         burst_mode_since=burst_state.since,
         burst_below_since=burst_state.below_since,
-        last_scale_time=now if step.replicas != current else memory.last_scale_time,
-        last_scale_down_time=now if step.replicas < current else memory.last_scale_down_time,
+        last_scale_time=now if desired != current else memory.last_scale_time,
+        last_scale_down_time=now if desired < current else memory.last_scale_down_time,
         observing_since=observing_since,
     )
-    return decision, next_memory

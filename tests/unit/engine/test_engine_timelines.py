@@ -121,13 +121,17 @@ class TestScaleDownDelay:
         timeline = warmed()
         timeline.at(0, stable=10.0)
         timeline.run(1, 5000, stable=0.5)
-        changes = [(d.current, d.desired) for d in timeline.decisions if d.changed]
-        times = [1 + index for index, d in enumerate(timeline.decisions[1:]) if d.changed]
-        assert changes == [(1, 15), (15, 8), (8, 5), (5, 3), (3, 2), (2, 1)]
-        assert times == [901, 1801, 2701, 3601, 4501]
-        between = timeline.decisions[1 + 1000]  # t=1001: after the first step, before the second
+        assert timeline.changes() == [
+            (0, 1, 15),
+            (901, 15, 8),
+            (1801, 8, 5),
+            (2701, 5, 3),
+            (3601, 3, 2),
+            (4501, 2, 1),
+        ]
+        between = timeline.decisions[timeline.times.index(1001)]
         assert between.reason == "ScaleDownStabilized"
-        assert "next step in 800 s" in between.message
+        assert "last step down 100 s ago; next step in 800 s (steps 900 s apart)" in between.message
 
     def test_the_target_is_the_max_wanted_over_the_delay(self) -> None:
         # Load 10 (15 replicas) at t=0, 5 (8 replicas) at t=300, then idle: at t=901 the
@@ -138,15 +142,12 @@ class TestScaleDownDelay:
         timeline.run(1, 299, stable=0.0)
         timeline.at(300, stable=5.0)
         timeline.run(301, 1801, stable=0.0)
-        changes = [(d.current, d.desired) for d in timeline.decisions if d.changed]
-        assert changes[:3] == [(1, 15), (15, 12), (12, 7)]
+        assert timeline.changes()[:3] == [(0, 1, 15), (901, 15, 12), (1801, 12, 7)]
 
     def test_a_step_removes_at_least_one_replica(self) -> None:
         timeline = warmed(replace(PARAMS, max_scale_down_rate=0.1), replicas=5)
-        timeline.memory = replace(timeline.memory, last_scale_down_time=None)
         timeline.run(0, 1000, stable=0.0)  # 10 % of an excess of 4 is 0.4: one replica per step
-        changes = [(t, d.current, d.desired) for t, d in enumerate(timeline.decisions) if d.changed]
-        assert changes == [(0, 5, 4), (900, 4, 3)]
+        assert timeline.changes() == [(0, 5, 4), (900, 4, 3)]
 
     def test_full_rate_steps_straight_to_the_target(self) -> None:
         timeline = warmed(replace(PARAMS, max_scale_down_rate=1.0))
@@ -317,7 +318,7 @@ class TestRestart:
         for timeline in (straight, restarted):
             timeline.run(501, 2000, stable=0.0)
         assert straight.decisions == restarted.decisions
-        assert [1 + i for i, d in enumerate(restarted.decisions[1:]) if d.changed][:2] == [901, 1801]
+        assert restarted.changes()[:3] == [(0, 1, 15), (901, 15, 8), (1801, 8, 5)]
 
     def test_memory_serialises_compactly(self) -> None:
         timeline = warmed()

@@ -21,6 +21,7 @@ class Timeline:
     replicas: int = 1
     memory: Memory = field(default_factory=Memory)
     decisions: list[Decision] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
 
     def at(
         self,
@@ -51,7 +52,14 @@ class Timeline:
         decision, self.memory = decide(self.params, observation, self.memory, time)
         self.replicas = decision.desired
         self.decisions.append(decision)
+        self.times.append(time)
         return decision
+
+    def changes(self) -> list[tuple[float, int, int]]:
+        """(time, from, to) for every tick that changed the replica count."""
+        return [
+            (t, d.current, d.desired) for t, d in zip(self.times, self.decisions, strict=True) if d.changed
+        ]
 
     def run(self, start: float, end: float, stable: float | None, step: float = 1.0) -> Decision:
         """Ticks every `step` s from `start` to `end` (inclusive) at one load; returns the last decision."""

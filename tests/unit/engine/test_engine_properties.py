@@ -1,0 +1,168 @@
+"""Properties of decide() over random timelines (hypothesis).
+
+Each example draws settings and a timeline of ticks at whole seconds whose
+signals may be unknown, applies every decision as the operator would, and checks
+the invariants at every tick against a brute-force model of the delay window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelscaler.engine import Decision, Memory, Mode, Observation, ScalingParams, decide
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One drawn tick: seconds since the previous one and what the signals said."""
+
+    gap: int
+    stable: float | None
+    burst: float | None
+    starting_share: float  # share of the current replicas still starting
+
+
+loads = st.one_of(st.none(), st.floats(min_value=0.0, max_value=15.0, allow_nan=False))
+ticks = st.builds(
+    Tick,
+    gap=st.integers(min_value=1, max_value=40),
+    stable=loads,
+    burst=loads,
+    starting_share=st.sampled_from([0.0, 0.0, 0.5, 1.0]),
+)
+
+
+@st.composite
+def scaling_params(draw: st.DrawFn) -> ScalingParams:
+    """Settings across their ranges, kept small so that timelines cross the delays."""
+    min_replicas = draw(st.integers(min_value=0, max_value=3))
+    return ScalingParams(
+        min_replicas=min_replicas,
+        max_replicas=draw(st.integers(min_value=max(min_replicas, 1), max_value=25)),
+        concurrency_target=draw(st.sampled_from([0.5, 1.0, 4.0])),
+        target_utilization=draw(st.sampled_from([0.5, 0.7, 1.0])),
+        stable_window=draw(st.sampled_from([10.0, 60.0])),
+        scale_down_delay=draw(st.sampled_from([0.0, 5.0, 30.0, 120.0, 300.0])),
+        max_scale_down_rate=draw(st.sampled_from([0.1, 0.5, 1.0])),
+        panic_threshold=draw(st.sampled_from([1.5, 2.0])),
+        max_scale_up_rate=draw(st.sampled_from([1.5, 2.0, 1000.0])),
+        follow_burst_in_stable_mode=draw(st.booleans()),
+    )
+
+
+def observation(tick: Tick, time: float, replicas: int) -> Observation:
+    """What the signals report at `time` with `replicas` running."""
+    starting = int(replicas * tick.starting_share)
+    return Observation(
+        time=time,
+        ready_replicas=replicas - starting,
+        starting_replicas=starting,
+        current_replicas=replicas,
+        stable_concurrency=tick.stable,
+        burst_concurrency=tick.burst,
+    )
+
+
+def replay(
+    params: ScalingParams, timeline: list[Tick], replicas: int, memory: Memory, start: int = 0
+) -> list[tuple[int, Decision, Memory]]:
+    """Feeds the ticks to decide(), applying each decision: (time, decision, memory after) per tick."""
+    time = start
+    results = []
+    for tick in timeline:
+        time += tick.gap
+        decision, memory = decide(params, observation(tick, time, replicas), memory, float(time))
+        replicas = decision.desired
+        results.append((time, decision, memory))
+    return results
+
+
+def wanted(concurrency: float, params: ScalingParams) -> int:
+    """The brute-force model's wanted count (the same float-noise guard as the engine)."""
+    return math.ceil(concurrency / params.capacity - 1e-9) if concurrency > 0 else 0
+
+
+def recorded_demand(params: ScalingParams, tick: Tick, decision: Decision) -> int | None:
+    """What the delay window must remember of this tick: the count the load proved necessary."""
+    if (tick.stable is None and tick.burst is None) or decision.reason == "Initial":
+        return None
+    if tick.stable is None or tick.burst is None:
+        known = tick.stable if tick.stable is not None else tick.burst
+        assert known is not None
+        return wanted(known, params)
+    sizes_from_burst = decision.mode == Mode.BURST or params.follow_burst_in_stable_mode
+    burst_part = wanted(tick.burst, params) if sizes_from_burst else 0
+    return max(wanted(tick.stable, params), burst_part)
+
+
+initial_replicas = st.integers(min_value=0, max_value=25)
+timelines = st.lists(ticks, min_size=1, max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(params=scaling_params(), timeline=timelines, start_replicas=initial_replicas)
+def test_invariants_hold_at_every_tick(
+    params: ScalingParams, timeline: list[Tick], start_replicas: int
+) -> None:
+    replicas = (
+        0 if start_replicas == 0 else min(max(start_replicas, params.min_replicas), params.max_replicas)
+    )
+    demand_history: list[tuple[int, int]] = []
+    last_step_down: int | None = None
+    for (time, decision, memory), tick in zip(
+        replay(params, timeline, replicas, Memory()), timeline, strict=True
+    ):
+        current = decision.current
+        # Replicas stay within [min, max].
+        assert params.min_replicas <= decision.desired <= params.max_replicas, decision
+        demand = recorded_demand(params, tick, decision)
+        if demand is not None:
+            demand_history.append((time, min(demand, params.max_replicas)))
+        if decision.desired < current:
+            # Never down while a window is unknown.
+            assert tick.stable is not None, decision
+            assert tick.burst is not None, decision
+            # Never below what the delay window demands.
+            window_demand = max(d for t, d in demand_history if t >= time - params.scale_down_delay)
+            assert decision.desired >= max(params.min_replicas, min(window_demand, params.max_replicas)), (
+                decision
+            )
+            # Steps one delay apart, each at most the rate's share of the excess (and at least one).
+            if last_step_down is not None:
+                assert time - last_step_down >= params.scale_down_delay
+            last_step_down = time
+            if current <= params.max_replicas:
+                excess = current - max(window_demand, params.min_replicas)
+                assert current - decision.desired <= max(
+                    1, math.floor(params.max_scale_down_rate * excess + 1e-9)
+                )
+        if tick.stable is None and tick.burst is None:
+            assert decision.valid is False or decision.reason == "Initial"
+        # The memory goes to status and back unchanged, and stays small.
+        assert Memory.from_dict(memory.to_dict()) == memory
+        assert len(memory.window) <= params.max_replicas + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    params=scaling_params(),
+    timeline=timelines,
+    start_replicas=initial_replicas,
+    restart_share=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_restart_at_any_tick_gives_the_same_future(
+    params: ScalingParams, timeline: list[Tick], start_replicas: int, restart_share: float
+) -> None:
+    replicas = min(start_replicas, params.max_replicas)
+    straight = replay(params, timeline, replicas, Memory())
+    split = int(restart_share * (len(timeline) - 1))
+    time_at_split, decision_at_split, memory_at_split = straight[split]
+    restored = Memory.from_dict(memory_at_split.to_dict())
+    after_restart = replay(
+        params, timeline[split + 1 :], decision_at_split.desired, restored, start=time_at_split
+    )
+    assert after_restart == straight[split + 1 :]
