@@ -1,0 +1,5 @@
+"""``python -m hack.trafficsim``: run the traffic simulator."""
+
+from .app import main
+
+raise SystemExit(main())

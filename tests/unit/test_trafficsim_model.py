@@ -1,0 +1,464 @@
+"""The traffic simulator's pure parts: arrivals, the queueing model, exposition, traces, targets.
+
+Every test drives the model with an injected clock (the ``now`` argument); figures are checked against
+queueing theory (Little's law, M/D/inf, Pollaczek-Khinchine for M/D/1) or against hand-computed timelines.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hack.trafficsim.arrivals import PoissonSchedule, TraceReplay
+from hack.trafficsim.exposition import render_pod_metrics
+from hack.trafficsim.model import DeploymentModel, PodPresence
+from hack.trafficsim.pods import pod_info
+from hack.trafficsim.profile import TrafficProfile
+from hack.trafficsim.simulation import PodInfo, Simulation
+from hack.trafficsim.targets import DEPLOYMENT_META_LABEL, TargetWriter, target_groups
+from hack.trafficsim.traces import TraceFormatError, TraceRecord, load_trace
+from kubernetes import client as k8s
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
+
+
+def no_trace(path: str, trace_format: str, spread: float | None) -> Sequence[TraceRecord]:
+    raise AssertionError("this test loads no trace")
+
+
+def model_with(
+    profile: dict[str, Any], pods: Sequence[str] = ("a",), records: Sequence[TraceRecord] = ()
+) -> DeploymentModel:
+    """A model at t=0 with the given profile and Ready pods; ``records`` replace any trace file."""
+
+    def loader(path: str, trace_format: str, spread: float | None) -> Sequence[TraceRecord]:
+        return records
+
+    model = DeploymentModel(
+        "demo", TrafficProfile.model_validate(profile), 0.0, loader if records else no_trace
+    )
+    model.set_pods({name: PodPresence(f"uid-{name}", True) for name in pods}, 0.0)
+    return model
+
+
+def trace_profile(**overrides: Any) -> dict[str, Any]:
+    return {"trace": {"path": "unused", "format": "csv"}, **overrides}
+
+
+def at(*offsets: float) -> list[TraceRecord]:
+    return [TraceRecord(offset) for offset in offsets]
+
+
+def run_sampling(model: DeploymentModel, until: float, step: float) -> list[int]:
+    """Advance in steps and return the requests in the model (in service + waiting) after each step."""
+    samples, now = [], 0.0
+    while now < until:
+        now += step
+        model.advance(now)
+        figures = model.figures()
+        samples.append(int(figures["in_service"]) + int(figures["waiting"]))  # type: ignore[call-overload]
+    return samples
+
+
+def mean_latency(model: DeploymentModel) -> float:
+    total = sum(pod.counters.duration.sum for pod in model.pods.values())
+    count = sum(pod.counters.duration.count for pod in model.pods.values())
+    return total / count
+
+
+# ----- arrivals ------------------------------------------------------------------------------------------
+
+
+def test_poisson_arrivals_come_at_the_rate() -> None:
+    schedule = PoissonSchedule([(0.0, 20.0)], start=100.0, rng=random.Random(7))
+    times = []
+    while (upcoming := schedule.peek()) is not None and upcoming.time < 2100.0:
+        times.append(schedule.pop().time)
+    assert times[0] > 100.0
+    assert times == sorted(times)
+    # 40,000 expected, standard deviation 200.
+    assert abs(len(times) - 40_000) < 800
+
+
+def test_step_schedule_follows_each_step_and_repeats_with_a_period() -> None:
+    schedule = PoissonSchedule(
+        [(0.0, 10.0), (100.0, 0.0), (200.0, 40.0)], 0.0, random.Random(3), period=300.0
+    )
+    counts = [0] * 6
+    while (upcoming := schedule.peek()) is not None and upcoming.time < 1800.0:
+        counts[int(schedule.pop().time // 100) % 6] += 1
+    per_hundred_seconds = [count / 3 for count in counts]  # each 100-s slot of the 300-s cycle, 3 cycles
+    assert abs(per_hundred_seconds[0] - 1000) < 120
+    assert per_hundred_seconds[1] == 0
+    assert abs(per_hundred_seconds[2] - 4000) < 250
+    assert abs(per_hundred_seconds[3] - 1000) < 120
+
+
+def test_a_schedule_ending_at_rate_zero_stops() -> None:
+    schedule = PoissonSchedule([(0.0, 5.0), (10.0, 0.0)], 0.0, random.Random(1))
+    times = []
+    while schedule.peek() is not None:
+        times.append(schedule.pop().time)
+    assert 20 < len(times) < 90
+    assert max(times) < 10.0
+
+
+def test_trace_replay_compresses_and_loops() -> None:
+    replay = TraceReplay(
+        [TraceRecord(0.0, 10, 2), TraceRecord(10.0), TraceRecord(20.0)], 5.0, 10.0, loop=True
+    )
+    times = [replay.pop().time for _ in range(5)]
+    # Span = last offset + mean gap = 30 trace seconds = 3 simulated seconds per round.
+    assert times == pytest.approx([5.0, 6.0, 7.0, 8.0, 9.0])
+    once = TraceReplay([TraceRecord(0.0), TraceRecord(4.0)], 0.0, 2.0, loop=False)
+    assert [once.pop().time, once.pop().time] == [0.0, 2.0]
+    assert once.peek() is None
+
+
+# ----- queueing model --------------------------------------------------------------------------------------
+
+
+def test_littles_law_and_infinite_server_occupancy() -> None:
+    # Plenty of capacity: M/D/inf, mean occupancy = rate x service = 10 x 0.4 = 4.
+    model = model_with({"rate": 10, "service": {"seconds": 0.4}, "capacity": 1000, "seed": 11})
+    samples = run_sampling(model, until=2000.0, step=0.05)
+    time_averaged = sum(samples) / len(samples)
+    arrival_rate = model.totals.arrivals / 2000.0
+    assert time_averaged == pytest.approx(4.0, rel=0.05)
+    assert time_averaged == pytest.approx(arrival_rate * mean_latency(model), rel=0.03)
+    assert mean_latency(model) == pytest.approx(0.4)
+
+
+def test_queueing_when_capacity_is_short_matches_md1() -> None:
+    # M/D/1 at load 0.8: waiting = rho / (2 mu (1 - rho)) = 2 s, so latency = 3 s (Pollaczek-Khinchine).
+    model = model_with(
+        {"rate": 0.8, "service": {"seconds": 1.0}, "capacity": 1, "queue_limit": 10_000, "seed": 5}
+    )
+    samples = run_sampling(model, until=40_000.0, step=0.5)
+    assert mean_latency(model) == pytest.approx(3.0, rel=0.1)
+    assert max(samples) > 3
+    assert sum(samples) / len(samples) == pytest.approx(
+        model.totals.arrivals / 40_000 * mean_latency(model), rel=0.05
+    )
+    assert model.totals.refused == 0
+
+
+def test_beyond_the_queue_limit_requests_are_refused_with_503() -> None:
+    model = model_with({"rate": 5, "service": {"seconds": 1.0}, "capacity": 1, "queue_limit": 3, "seed": 2})
+    pod = model.pods["a"]
+    deepest = 0
+    for tenth in range(1, 2001):
+        model.advance(tenth / 10)
+        deepest = max(deepest, len(pod.waiting))
+    assert deepest == 3
+    assert pod.counters.responses["503"] == model.totals.refused
+    assert model.totals.refused > 0.7 * model.totals.arrivals
+    assert pod.counters.responses["200"] == pytest.approx(200, abs=2)  # one per second of service
+    assert model.totals.arrivals == model.totals.served + model.totals.refused + pod.load
+
+
+def test_least_loaded_pod_gets_the_request() -> None:
+    # Three requests at t=0 and t=0.5 for pods a and b of capacity 1, then pod c turns Ready at t=1.
+    model = model_with(trace_profile(capacity=1, service={"seconds": 10}), ("a", "b"), at(0.0, 0.0, 0.5, 2.0))
+    model.advance(0.6)
+    assert [len(model.pods[name].running) for name in ("a", "b")] == [1, 1]
+    assert sum(len(model.pods[name].waiting) for name in ("a", "b")) == 1
+    model.set_pods({name: PodPresence(f"uid-{name}", True) for name in ("a", "b", "c")}, 1.0)
+    model.advance(2.0)
+    assert len(model.pods["c"].running) == 1  # the t=2 arrival went to the idle newcomer
+
+
+def test_load_spreads_evenly_over_ready_pods() -> None:
+    model = model_with({"rate": 30, "service": {"seconds": 0.1}, "seed": 4}, ("a", "b", "c"))
+    model.advance(600.0)
+    served = [model.pods[name].counters.responses["200"] for name in ("a", "b", "c")]
+    assert min(served) > 0.95 * max(served)
+
+
+def test_degradation_slows_service_above_the_per_pod_load() -> None:
+    # Four simultaneous requests: the 3rd and 4th start with 3 and 4 at the pod (> 2), so take 3 x 1 s.
+    model = model_with(
+        trace_profile(capacity=10, degrade={"above": 2, "factor": 3}, service={"seconds": 1}),
+        ("a",),
+        at(0, 0, 0, 0),
+    )
+    model.advance(10.0)
+    durations = model.pods["a"].counters.duration
+    assert durations.count == 4
+    assert durations.sum == pytest.approx(1 + 1 + 3 + 3)
+
+
+def test_without_ready_pods_requests_wait_then_time_out() -> None:
+    model = model_with(trace_profile(timeout=5, service={"seconds": 1}), (), at(0.0, 1.0, 7.0))
+    model.advance(6.5)
+    assert model.totals.timed_out == 2
+    model.advance(8.0)
+    assert len(model.pending) == 1
+    model.set_pods({"a": PodPresence("uid-a", True)}, 9.0)  # the t=7 request is served after waiting 2 s
+    model.advance(20.0)
+    assert model.pods["a"].counters.duration.sum == pytest.approx(3.0)
+    assert model.totals.served == 1
+
+
+def test_a_deleted_pod_drops_its_running_requests_and_hands_over_its_queue() -> None:
+    model = model_with(trace_profile(capacity=1, service={"seconds": 10}), ("a", "b"), at(0, 0, 0, 0))
+    model.advance(1.0)
+    model.set_pods({"b": PodPresence("uid-b", True)}, 1.0)
+    assert model.totals.dropped == 1
+    assert len(model.pods["b"].running) == 1
+    assert len(model.pods["b"].waiting) == 2
+    model.advance(100.0)
+    assert model.totals.served == 3
+
+
+def test_an_unready_pod_finishes_its_requests_but_takes_no_new_ones() -> None:
+    model = model_with(trace_profile(capacity=1, service={"seconds": 2}), ("a", "b"), at(0, 0, 1, 1))
+    model.set_pods({"a": PodPresence("uid-a", False), "b": PodPresence("uid-b", True)}, 0.5)
+    model.advance(10.0)
+    assert model.pods["a"].counters.responses["200"] == 1
+    assert model.pods["b"].counters.responses["200"] == 3
+    assert model.ready_pods() == ["b"]
+
+
+def test_async_queue_grows_when_capacity_is_short_and_new_pods_drain_it() -> None:
+    model = model_with(
+        {"rate": 4, "service": {"seconds": 1}, "capacity": 2, "async": True, "seed": 9}, ("a",)
+    )
+    model.advance(60.0)
+    assert len(model.async_queue) > 60
+    assert model.totals.refused == 0
+    snapshot = model.snapshot("a")
+    assert snapshot is not None
+    assert snapshot.async_queue == len(model.async_queue)
+    assert snapshot.waiting == 0
+    model.set_pods({name: PodPresence(name, True) for name in ("a", "b", "c", "d")}, 60.0)
+    shares = [model.snapshot(name).async_queue for name in ("a", "b", "c", "d")]  # type: ignore[union-attr]
+    assert sum(shares) == len(model.async_queue)
+    model.advance(400.0)
+    assert len(model.async_queue) < 10  # capacity 8/s against 4/s: the backlog drains
+
+
+def test_profile_change_keeps_counters_and_restarts_arrivals() -> None:
+    model = model_with({"rate": 10, "service": {"seconds": 0.1}, "seed": 1})
+    model.advance(100.0)
+    served_before = model.pods["a"].counters.responses["200"]
+    model.set_profile(TrafficProfile(rate=0.0), 100.0)
+    model.advance(200.0)
+    assert model.pods["a"].counters.responses["200"] >= served_before
+    assert model.totals.arrivals == model.totals.served
+
+
+# ----- exposition -------------------------------------------------------------------------------------------
+
+
+def families_of(text: str) -> dict[str, Any]:
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+@pytest.mark.parametrize(
+    ("engine", "running_name", "waiting_name", "latency_name"),
+    [
+        (
+            "generic",
+            "modelscaler_requests_in_flight",
+            "modelscaler_requests_waiting",
+            "modelscaler_request_duration_seconds",
+        ),
+        (
+            "vllm",
+            "vllm:num_requests_running",
+            "vllm:num_requests_waiting",
+            "vllm:e2e_request_latency_seconds",
+        ),
+        ("sglang", "sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:e2e_request_latency_seconds"),
+    ],
+)
+def test_each_engine_exports_valid_text_with_its_names(
+    engine: str, running_name: str, waiting_name: str, latency_name: str
+) -> None:
+    model = model_with({"engine": engine, "rate": 6, "capacity": 1, "service": {"seconds": 0.5}, "seed": 3})
+    model.advance(30.0)
+    snapshot = model.snapshot("a")
+    assert snapshot is not None
+    families = families_of(render_pod_metrics(snapshot))
+    waiting = families[waiting_name].samples[0].value
+    running = families[running_name].samples[0].value
+    assert waiting == snapshot.waiting > 0
+    assert running == (snapshot.running + snapshot.waiting if engine == "generic" else snapshot.running)
+    latency_samples = {sample.name: sample.value for sample in families[latency_name].samples}
+    assert latency_samples[f"{latency_name}_count"] == model.pods["a"].counters.duration.count
+    assert "modelscaler_async_queue_size" not in families
+
+
+def test_vllm_exports_status_classes_tokens_and_kv_cache() -> None:
+    model = model_with(
+        {"engine": "vllm", "rate": 8, "capacity": 1, "queue_limit": 1, "seed": 3, "model_name": 'm"x'}
+    )
+    model.advance(20.0)
+    snapshot = model.snapshot("a")
+    assert snapshot is not None
+    text = render_pod_metrics(snapshot)
+    assert 'model_name="m\\"x"' in text
+    families = families_of(text)
+    by_status = {sample.labels["status"]: sample.value for sample in families["http_requests"].samples}
+    assert by_status["5xx"] == model.totals.refused > 0
+    assert by_status["2xx"] == model.totals.served
+    assert families["vllm:prompt_tokens"].samples[0].value == 512 * model.totals.served
+    assert 0 < families["vllm:kv_cache_usage_perc"].samples[0].value <= 1
+
+
+def test_async_mode_exports_the_queue() -> None:
+    model = model_with({"rate": 5, "capacity": 1, "service": {"seconds": 1}, "async": True, "seed": 1})
+    model.advance(20.0)
+    snapshot = model.snapshot("a")
+    assert snapshot is not None
+    families = families_of(render_pod_metrics(snapshot))
+    assert families["modelscaler_async_queue_size"].samples[0].value == len(model.async_queue) > 0
+
+
+# ----- traces -----------------------------------------------------------------------------------------------
+
+
+def test_azure_trace_rows_become_offsets_with_tokens(tmp_path: Path) -> None:
+    trace = tmp_path / "azure.csv"
+    trace.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n"
+    )
+    records = load_trace(str(trace), "azure")
+    assert records[0] == TraceRecord(0.0, 374, 44)
+    assert records[1].offset == pytest.approx(4.314579)
+    assert records[1].prompt_tokens == 396
+
+
+def test_mooncake_ticks_are_spread_over_three_seconds(tmp_path: Path) -> None:
+    trace = tmp_path / "mooncake.jsonl"
+    rows = [(0, 10, 1), (0, 20, 2), (0, 30, 3), (3000, 40, 4)]
+    trace.write_text(
+        "\n".join(json.dumps({"timestamp": t, "input_length": i, "output_length": o}) for t, i, o in rows)
+    )
+    assert [record.offset for record in load_trace(str(trace), "mooncake")] == pytest.approx([0, 1, 2, 3])
+    assert [record.offset for record in load_trace(str(trace), "mooncake", 0)] == pytest.approx([0, 0, 0, 3])
+
+
+def test_plain_csv_with_header_and_service_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trace = tmp_path / "plain.csv"
+    trace.write_text("timestamp,service_seconds\n100.5,0.2\n101.0,\n102.5,1.5\n")
+    monkeypatch.setenv("TRACE_DIR", str(tmp_path))
+    records = load_trace("$TRACE_DIR/plain.csv", "csv")
+    assert records == (TraceRecord(0.0, None, None, 0.2), TraceRecord(0.5), TraceRecord(2.0, None, None, 1.5))
+
+
+def test_a_malformed_trace_names_its_line(tmp_path: Path) -> None:
+    trace = tmp_path / "broken.csv"
+    trace.write_text("1.0\n2.0\nnot-a-number\n")
+    with pytest.raises(TraceFormatError, match="line 3"):
+        load_trace(str(trace), "csv")
+
+
+def test_trace_service_seconds_override_the_service_model() -> None:
+    records = [TraceRecord(0.0, service_seconds=2.5), TraceRecord(1.0, 100, 10)]
+    model = model_with(
+        trace_profile(
+            service={"kind": "tokens", "base": 0.1, "per_prompt_token": 0.01, "per_output_token": 0.05}
+        ),
+        ("a",),
+        records,
+    )
+    model.advance(10.0)
+    # 2.5 s from the trace; 0.1 + 100 x 0.01 + 10 x 0.05 = 1.6 s from the tokens.
+    assert model.pods["a"].counters.duration.sum == pytest.approx(2.5 + 1.6)
+    assert model.pods["a"].counters.first_byte.sum == pytest.approx(0.25 + 1.1)
+
+
+# ----- profile validation -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rate": 1, "steps": [[0, 1]]},
+        {"steps": [[5, 1]]},
+        {"steps": [[0, 1], [10, -1]]},
+        {"rate": 1, "period": 10},
+        {"engine": "tgi"},
+        {"capacity": 0},
+        {"rate": 1, "unknown": True},
+    ],
+)
+def test_invalid_profiles_are_refused(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        TrafficProfile.model_validate(body)
+
+
+def test_async_is_spelled_async_on_the_wire() -> None:
+    profile = TrafficProfile.model_validate({"async": True, "steps": [[0, 1], [60, 5]], "period": 120})
+    assert profile.async_mode
+    assert profile.model_dump(by_alias=True)["async"] is True
+
+
+# ----- simulation, pods, targets ----------------------------------------------------------------------------
+
+
+def test_simulation_follows_pods_and_profiles() -> None:
+    simulation = Simulation(no_trace)
+    simulation.observe_pod(PodInfo("ns", "p1", "u1", "demo", ready=True), 0.0)
+    simulation.observe_pod(PodInfo("ns", "p2", "u2", "demo", ready=False), 0.0)
+    assert simulation.ready_targets() == {("ns", "demo"): ["p1"]}
+    simulation.set_profile(("ns", "demo"), TrafficProfile(rate=5, seed=1), 0.0)
+    simulation.observe_pod(PodInfo("ns", "p2", "u2", "demo", ready=True), 1.0)
+    simulation.advance(60.0)
+    assert {name for name in ("p1", "p2") if simulation.pod_snapshot("ns", name) is not None} == {"p1", "p2"}
+    simulation.replace_pods([PodInfo("ns", "p2", "u2", "demo", ready=True)], 61.0)
+    assert simulation.ready_targets() == {("ns", "demo"): ["p2"]}
+    assert simulation.pod_snapshot("ns", "p1") is None
+    assert simulation.delete_profile(("ns", "demo"), 62.0)
+    simulation.forget_pod("ns", "p2", 63.0)
+    assert simulation.ready_targets() == {}
+
+
+def test_pod_info_reads_the_label_and_readiness() -> None:
+    def pod(ready: str, deleting: bool = False, labels: dict[str, str] | None = None) -> k8s.V1Pod:
+        return k8s.V1Pod(
+            metadata=k8s.V1ObjectMeta(
+                namespace="ns",
+                name="p",
+                uid="u",
+                labels={"serving.modelscaler.io/deployment": "demo"} if labels is None else labels,
+                deletion_timestamp="2026-01-01T00:00:00Z" if deleting else None,
+            ),
+            status=k8s.V1PodStatus(conditions=[k8s.V1PodCondition(type="Ready", status=ready)]),
+        )
+
+    assert pod_info(pod("True")) == PodInfo("ns", "p", "u", "demo", ready=True)
+    assert pod_info(pod("False")) == PodInfo("ns", "p", "u", "demo", ready=False)
+    assert pod_info(pod("True", deleting=True)) == PodInfo("ns", "p", "u", "demo", ready=False)
+    assert pod_info(pod("True", labels={})) is None
+
+
+def test_target_files_list_ready_pods_and_disappear_with_them(tmp_path: Path) -> None:
+    (tmp_path / "trafficsim_old_gone.json").write_text("[]")
+    writer = TargetWriter(tmp_path, "127.0.0.1:9999")
+    writer.remove_stale_files()
+    assert list(tmp_path.iterdir()) == []
+    writer.write({("ns", "demo"): ["p2", "p1"]})
+    groups = json.loads((tmp_path / "trafficsim_ns_demo.json").read_text())
+    assert groups == target_groups("ns", "demo", ["p1", "p2"], "127.0.0.1:9999")
+    assert groups[0]["targets"] == ["127.0.0.1:9999"]
+    assert groups[0]["labels"] == {
+        "__metrics_path__": "/metrics/ns/p1",
+        "__meta_kubernetes_namespace": "ns",
+        "__meta_kubernetes_pod_name": "p1",
+        DEPLOYMENT_META_LABEL: "demo",
+    }
+    writer.write({("ns", "demo"): ["p2"]})
+    assert [
+        group["labels"]["__meta_kubernetes_pod_name"]
+        for group in json.loads((tmp_path / "trafficsim_ns_demo.json").read_text())
+    ] == ["p2"]
+    writer.write({("ns", "demo"): []})
+    assert list(tmp_path.iterdir()) == []
