@@ -9,13 +9,22 @@ and the words that explain it:
                max(arrivals, requests in service) rather than from the in-flight
                count, which includes the backlog a cold start builds up.
 2. burst    -- burst mode (Knative's panic mode): entered when the burst window
-               wants at least `panic_threshold` x the standing replicas; while in
+               needs at least `panic_threshold` x the standing replicas (burst
+               concurrency / capacity, before rounding up, as Knative compares it:
+               rounding would let 1.01 x one replica's capacity count as 2); while in
                it replicas only rise; left once the burst signal has stayed below
                the threshold for a whole stable window. Standing replicas are the
                ready ones plus those starting (capacity on the way), at most the
                current count: a cold start alone does not trigger burst mode.
 3. window   -- the count wanted now goes into the scale-down window; the target is
                the window's maximum over the last `scale_down_delay` (see window.py).
+               Wanted now is the stable window's count; in burst mode the larger of
+               the stable and burst counts, so the peaks of recurring bursts keep
+               their standing capacity for a whole delay. (Outside burst mode the
+               burst window is noise below the threshold, as in Knative's stable
+               mode; `follow_burst_in_stable_mode` sizes from it at every tick.)
+               Counts above max are recorded as max: the window never holds more
+               than max + 1 points.
 4. bound    -- clamp the target to [min, max].
 5. move     -- scale up at once (at most `max_scale_up_rate` x current, at least +1);
                scale down by steps: each removes at most `max_scale_down_rate` of the
@@ -27,7 +36,8 @@ and the words that explain it:
 
 Unknown data holds (valid=False, memory unchanged). With one of the two windows
 unknown the known one may still scale up, since it proves at least that much
-load, but nothing scales down. `paused` holds and leaves memory alone. A
+load, but nothing scales down; its count goes into the window as a lower bound,
+so a scale-up it made is held for the delay like any other. `paused` holds and leaves memory alone. A
 deployment at zero replicas with an empty memory is being created: it gets
 `initial_replicas` (default max(min, 1)).
 """
@@ -40,8 +50,8 @@ from dataclasses import dataclass
 from modelscaler.engine.types import Decision, Memory, Mode, Observation, ScalingParams
 from modelscaler.engine.window import Window, prune, record
 
-# Float noise guard: 0.98 / 0.7 is 1.4000000000000001, and 1.4 / 0.7 is
-# 2.0000000000000004; neither should round up to one more replica.
+# Float noise guard: 2.1 / 0.7 is 3.0000000000000004 and 4.2 / 0.7 is
+# 6.000000000000001; neither should round up to one more replica.
 _EPSILON = 1e-9
 
 
@@ -124,17 +134,19 @@ def standing_replicas(obs: Observation) -> int:
 
 
 def update_burst_mode(
-    params: ScalingParams, memory: Memory, want_burst: int, standing: int, now: float
+    params: ScalingParams, memory: Memory, burst: Wanted, standing: int, now: float
 ) -> BurstState:
     """Enters, keeps or leaves burst mode from the burst window's wanted count."""
     base = max(standing, 1)
     threshold = params.panic_threshold * base
-    if want_burst >= threshold - _EPSILON:
+    needed = burst.concurrency / params.capacity
+    if needed >= threshold - _EPSILON:
         entering = memory.burst_mode_since is None
         since = now if memory.burst_mode_since is None else memory.burst_mode_since
         verb = "entered" if entering else "held"
         note = (
-            f"burst wants {want_burst} >= {_fmt(params.panic_threshold)} x {base} standing: burst mode {verb}"
+            f"burst needs {_fmt(needed)} replicas >= {_fmt(params.panic_threshold)} x {base} standing: "
+            f"burst mode {verb}"
         )
         return BurstState(True, since, None, note)
     if memory.burst_mode_since is None:
@@ -244,6 +256,10 @@ def move(
     """Applies the rate limits to move from `current` towards the bounded target."""
     if bounded.replicas > current:
         return limit_scale_up(current, bounded.replicas, params)
+    if current > params.max_replicas:
+        # A lowered max applies at once; the steps continue from there.
+        note = f"above max {params.max_replicas}: down to it at once"
+        return Step(params.max_replicas, "ScaleDown", "TooManyReplicas", note)
     if bounded.replicas < current:
         return step_down(current, bounded.replicas, params, memory, observing_since, now)
     return Step(current, bounded.reason or "Steady")
@@ -406,7 +422,7 @@ def _on_full_data(
     """Both windows known: size, burst mode, window max, bound, move."""
     current = obs.current_replicas
     standing = standing_replicas(obs)
-    burst_state = update_burst_mode(params, memory, burst.count, standing, now)
+    burst_state = update_burst_mode(params, memory, burst, standing, now)
     follows_burst = burst_state.active or params.follow_burst_in_stable_mode
     leading = burst if follows_burst and burst.count > stable.count else stable
     wanted = leading.count

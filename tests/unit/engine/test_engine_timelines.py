@@ -31,14 +31,14 @@ class TestScaleUp:
         assert (decision.desired, decision.reason, decision.mode) == (15, "ScaleUp", Mode.BURST)
         assert decision.message == (
             "stable concurrency 10 over 60 s / capacity 0.7 -> 15; "
-            "burst wants 15 >= 2 x 1 standing: burst mode entered; 1 -> 15"
+            "burst needs 14.29 replicas >= 2 x 1 standing: burst mode entered; 1 -> 15"
         )
         assert decision.inputs["stableConcurrency"] == 10.0
         assert decision.wanted_stable == 15
 
     def test_float_noise_does_not_add_a_replica(self) -> None:
-        # 1.4 / 0.7 is 2.0000000000000004 in floating point.
-        assert warmed().at(0, stable=1.4).desired == 2
+        # 2.1 / 0.7 is 3.0000000000000004 in floating point.
+        assert warmed(replicas=3).at(0, stable=2.1).desired == 3
 
     def test_rate_limit_allows_at_most_rate_times_current(self) -> None:
         timeline = warmed(replace(PARAMS, max_scale_up_rate=2.0), replicas=3)
@@ -97,11 +97,13 @@ class TestClamp:
             "TooFewReplicas",
         )
 
-    def test_lowered_max_scales_down_at_once(self) -> None:
+    def test_lowered_max_applies_at_once(self) -> None:
         timeline = warmed(replicas=10)
-        timeline.params = replace(PARAMS, max_replicas=4, max_scale_down_rate=1.0)
+        timeline.memory = replace(timeline.memory, last_scale_down_time=-10.0)  # a step was just made
+        timeline.params = replace(PARAMS, max_replicas=4)
         decision = timeline.at(0, stable=10.0)
         assert (decision.desired, decision.reason, decision.limited_by) == (4, "ScaleDown", "TooManyReplicas")
+        assert "above max 4: down to it at once" in decision.message
 
 
 class TestScaleDownDelay:
@@ -172,15 +174,21 @@ class TestScaleDownDelay:
 class TestBurstMode:
     def test_entered_when_the_burst_window_wants_twice_the_standing_replicas(self) -> None:
         timeline = warmed(replicas=2)
-        decision = timeline.at(0, stable=1.4, burst=5.0)  # stable wants 2, burst wants 8 >= 2 x 2
+        decision = timeline.at(0, stable=1.4, burst=5.0)  # stable wants 2, burst needs 7.14 >= 2 x 2
         assert (decision.desired, decision.mode) == (8, Mode.BURST)
-        assert "burst wants 8 >= 2 x 2 standing: burst mode entered" in decision.message
+        assert "burst needs 7.14 replicas >= 2 x 2 standing: burst mode entered" in decision.message
         assert decision.message.startswith("burst concurrency 5 over 6 s / capacity 0.7 -> 8")
 
     def test_below_the_threshold_the_burst_window_is_noise(self) -> None:
         timeline = warmed(replicas=4)
-        decision = timeline.at(0, stable=2.8, burst=4.9)  # burst wants 7 < 2 x 4
+        decision = timeline.at(0, stable=2.8, burst=5.5)  # burst needs 7.86 < 2 x 4
         assert (decision.desired, decision.mode) == (4, Mode.STABLE)
+
+    def test_the_threshold_compares_the_load_before_rounding(self) -> None:
+        # 0.8 in flight needs 1.14 replicas: rounded up that is 2 = 2 x 1, but it is no burst.
+        timeline = warmed()
+        assert timeline.at(0, stable=0.5, burst=0.8).mode == Mode.STABLE
+        assert timeline.at(1, stable=0.5, burst=1.4).mode == Mode.BURST  # exactly 2 x 1
 
     def test_starting_replicas_count_as_capacity_on_the_way(self) -> None:
         timeline = warmed(replicas=8)
