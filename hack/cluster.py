@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -43,9 +44,6 @@ PROMETHEUS_INSTALL_COMMAND = "apt-get update && apt-get install -y --no-install-
 STATE_FILE = "state.json"
 
 _started_at = time.monotonic()
-# Processes this Python process spawned, kept so that they can be reaped (and so that
-# subprocess does not warn about a child it believes it forgot).
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class ClusterError(RuntimeError):
@@ -255,12 +253,9 @@ def http_ok(url: str) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """True when the process runs (a zombie counts as gone; our own zombies are reaped)."""
+    """True when the process runs (a zombie, dead but not yet reaped by init, counts as gone)."""
     if pid <= 0:
         return False
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -286,9 +281,19 @@ def stop_process(pid: int, owns: Callable[[list[str]], bool], grace: float = 10.
     except ClusterError:
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not pid_alive(pid), 5, f"process {pid} to die", interval=0.1)
-    child = _children.pop(pid, None)
-    if child is not None:
-        child.wait()
+
+
+def spawn_detached(argv: Sequence[str], log_path: str) -> int:
+    """Start argv in a session of its own, not as our child, so it outlives us; return its pid.
+
+    A shell starts it in the background and exits, so the process belongs to init from the
+    start: this process (a CLI run or a test session) never has to reap it.
+    """
+    script = f"{shlex.join(argv)} </dev/null >>{shlex.quote(log_path)} 2>&1 & echo $!"
+    started = subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, check=True, start_new_session=True
+    )
+    return int(started.stdout.strip())
 
 
 def kubectl_run(
@@ -332,17 +337,13 @@ def start_prometheus(state: ClusterState) -> None:
         "--web.enable-lifecycle",
         "--log.level=warn",
     ]
-    with open(state.prometheus_log, "ab") as log:
-        child = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-    _children[child.pid] = child
-    state.prometheus_pid = child.pid
+    pid = spawn_detached(argv, state.prometheus_log)
+    state.prometheus_pid = pid
     state.save()
 
     def ready() -> bool:
-        if child.poll() is not None:
-            raise ClusterError(f"Prometheus exited with {child.returncode}; see {state.prometheus_log}")
+        if not pid_alive(pid):
+            raise ClusterError(f"Prometheus exited; see {state.prometheus_log}")
         return http_ok(f"{state.prometheus_url}/-/ready")
 
     wait_until(ready, 60, "Prometheus to be ready")
