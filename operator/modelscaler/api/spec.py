@@ -170,7 +170,9 @@ class AutoscalingSpec(SpecModel):
     panic_window: Annotated[Duration, _duration_between(1, 3600)] = "6s"
     """The burst window: a short average that detects bursts (1s up to autoscalingWindow)."""
 
-    panic_threshold: float = Field(default=2.0, ge=1.1, le=10)
+    # Bounds stay whole numbers: kube-apiserver compares an integer value with a fractional minimum
+    # after truncating the minimum (1 passes "minimum: 1.1"), so "> 1" is written as exclusiveMinimum.
+    panic_threshold: float = Field(default=2.0, gt=1, le=10)
     """Burst mode starts when the burst window wants this many times the ready replicas; replicas then
     only rise until the burst has stayed below it for a whole autoscalingWindow."""
 
