@@ -51,7 +51,8 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_CLOSER = {"(": ")", "{": "}", "[": "]"}
+# The tokenizer reads `:5s` of a subquery `[1m:5s]` as a name (names may hold colons).
+_SUBQUERY_STEP = re.compile(r":(?:[0-9]+(?:ms|[smhdwy]))*")
 
 
 class OverrideError(ValueError):
@@ -198,7 +199,11 @@ class _Rewriter:
                 return j + 1
             if tok.kind == "placeholder":
                 self.out.append(self._placeholder(tok))
-            elif tok.kind in ("ws", "duration", "number") or (tok.kind == "op" and tok.text in ":+-*/%"):
+            elif (
+                tok.kind in ("ws", "duration", "number")
+                or (tok.kind == "op" and tok.text in ":+-*/%")
+                or (tok.kind == "ident" and _SUBQUERY_STEP.fullmatch(tok.text))
+            ):
                 self.out.append(tok.text)
             else:
                 raise OverrideError(f"unexpected {tok.text!r} inside a range at offset {tok.pos}")
