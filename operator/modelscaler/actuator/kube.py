@@ -132,6 +132,18 @@ def _api_message(error: ApiException) -> str:
     return str(error.reason)
 
 
+def _is_invalid(error: ApiException) -> bool:
+    """Whether the API server refused the object itself (retrying the same spec cannot help).
+
+    kube-apiserver answers an apply whose object has a field its schema lacks with a
+    500 "failed to create typed patch object (...): ... field not declared in schema",
+    not a 400; that one is the user's typo too.
+    """
+    if error.status in (400, 422):
+        return True
+    return error.status == 500 and "failed to create typed patch object" in _api_message(error)
+
+
 class KubeActuator:
     """Async writes (and the few reads they need) against the Kubernetes API server."""
 
@@ -277,12 +289,12 @@ class KubeActuator:
                 message = f"{kind} {name} was created by someone else meanwhile: {_api_message(error)}"
                 log.warning("owned object conflict", reason=message)
                 return Outcome.CONFLICT, message
-            if error.status in (400, 422):
+            if _is_invalid(error):
                 message = f"{kind} {name} rejected by the API server: {_api_message(error)}"
                 log.warning("owned object invalid", reason=message)
                 return Outcome.INVALID, message
             raise
-        if outcome is Outcome.UNCHANGED and _resource_version(applied) != _resource_version(live):
+        if outcome is Outcome.UNCHANGED and _applied_content(applied) != _applied_content(live):
             outcome = Outcome.UPDATED
         if outcome is not Outcome.UNCHANGED:
             log.info("owned object written", outcome=str(outcome))
@@ -405,6 +417,12 @@ class KubeActuator:
         )
 
 
-def _resource_version(obj: Mapping[str, Any]) -> str | None:
-    version = (obj.get("metadata") or {}).get("resourceVersion")
-    return str(version) if version is not None else None
+def _applied_content(obj: Mapping[str, Any]) -> tuple[object, ...]:
+    """What our apply can change: labels, owner references and the spec except replicas.
+
+    Compared before and after an apply to tell an update from a no-op; the resourceVersion
+    cannot tell, as controllers write the status (and annotations) in between.
+    """
+    metadata = obj.get("metadata") or {}
+    spec = {key: value for key, value in (obj.get("spec") or {}).items() if key != "replicas"}
+    return metadata.get("labels"), metadata.get("ownerReferences"), spec

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from actuator_samples import MD_UID, make_md
+from tests.unit.actuator.actuator_samples import MD_UID, make_md
 
 from modelscaler.actuator.manifests import (
     DEPLOYMENT_LABEL,

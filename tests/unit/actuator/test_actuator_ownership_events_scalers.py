@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from actuator_samples import MD_UID, make_md
+from tests.unit.actuator.actuator_samples import MD_UID, make_md
 
 from modelscaler.actuator.events import (
     MAX_MESSAGE_LENGTH,

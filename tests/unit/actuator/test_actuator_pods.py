@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actuator_samples import EPOCH, crashed_container, make_pod
+from tests.unit.actuator.actuator_samples import EPOCH, crashed_container, make_pod
 
 from modelscaler.actuator.pods import parse_time, summarise_pods
 from modelscaler.engine.history import PodStart, RestartEvent
