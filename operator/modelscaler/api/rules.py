@@ -84,6 +84,12 @@ class WireModel(BaseModel):
 
     object_rules: ClassVar[tuple[ObjectRule, ...]] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_input(cls, data: Any) -> Any:
+        # kopf hands over bodies as mapping views; strict models take plain dicts only.
+        return plain_data(data) if isinstance(data, Mapping) else data
+
     @model_validator(mode="after")
     def _check_object_rules(self) -> WireModel:
         broken = [rule.message for rule in self.object_rules if not rule.holds(self)]

@@ -24,7 +24,8 @@ from modelscaler.api.template import (
 )
 
 Engine = Literal["auto", "generic", "vllm", "sglang"]
-PROMQL_MAX_LENGTH = 4096
+# The longest override the metrics module accepts (metrics.overrides.MAX_TEMPLATE_LENGTH).
+PROMQL_MAX_LENGTH = 4000
 
 
 def _duration_between(low: float, high: float) -> FieldRule:
@@ -220,9 +221,11 @@ PromQL = Annotated[str, StringConstraints(min_length=1, max_length=PROMQL_MAX_LE
 
 
 class MetricsOverrides(SpecModel):
-    """Custom PromQL per signal, replacing the built-in query for this deployment. Leave out a signal to
-    keep the built-in one (which covers generic servers, vLLM and SGLang). The metrics module documents
-    the placeholders it substitutes (such as the window and the namespace matcher)."""
+    """Custom PromQL per signal, replacing the built-in query for this deployment; a signal left out keeps
+    the built-in one (which covers generic servers, vLLM and SGLang). A query may use $window (the
+    signal's window, e.g. 60s) and, for latency, $quantile; the operator adds the deployment's namespace
+    matcher to every selector. The result must keep the namespace and modeldeployment labels, e.g.
+    sum by (namespace, modeldeployment) (...)."""
 
     concurrency: PromQL | None = None
     """In-flight requests (running and queued) across the deployment."""
@@ -234,10 +237,10 @@ class MetricsOverrides(SpecModel):
     """Mean time a request takes to be served, in seconds."""
 
     latency: PromQL | None = None
-    """The response-time histogram buckets (by le), from which percentiles are computed."""
+    """Response-time histogram bucket rates by le; the percentiles are computed from them."""
 
     request_rate: PromQL | None = None
-    """Completed requests per second, by status class."""
+    """Completed requests per second, with a status_class label (2xx, 4xx, 5xx)."""
 
     errors: PromQL | None = None
     """Failed (5xx) requests per second."""
@@ -246,7 +249,7 @@ class MetricsOverrides(SpecModel):
     """Length of the async request queue."""
 
     kv_cache_usage: PromQL | None = None
-    """KV-cache usage, 0 to 1."""
+    """KV-cache usage, 0 to 1 (vLLM, SGLang)."""
 
 
 class ModelDeploymentSpec(SpecModel):

@@ -159,7 +159,7 @@ MALFORMED: tuple[Malformed, ...] = (
     Malformed("lookback-too-short", {"spec.diagnosis.lookback": "1m"}, "lookback"),
     Malformed("low-utilization-one", {"spec.diagnosis.lowUtilization": 1.0}, "lowUtilization"),
     Malformed("kv-cache-above-one", {"spec.diagnosis.kvCacheSaturation": 1.5}, "kvCacheSaturation"),
-    Malformed("promql-too-long", {"spec.metrics.concurrency": "sum(x)" + " " * 4096}, "concurrency"),
+    Malformed("promql-too-long", {"spec.metrics.concurrency": "sum(x)" + " " * 4000}, "concurrency"),
     Malformed("promql-empty", {"spec.metrics.latency": ""}, "latency"),
     Malformed("name-with-dot", {"metadata.name": "model.one"}, "metadata.name"),
 )

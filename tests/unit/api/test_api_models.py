@@ -92,6 +92,7 @@ def test_from_object_reads_any_mapping() -> None:
         {**base_manifest(), "spec": types.MappingProxyType(base_manifest()["spec"])}
     )
     assert ModelDeployment.from_object(proxy) == ModelDeployment.model_validate(base_manifest())
+    assert ModelDeployment.model_validate(proxy) == ModelDeployment.model_validate(base_manifest())
 
 
 def test_port_keeps_its_kind() -> None:
