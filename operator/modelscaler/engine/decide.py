@@ -6,8 +6,9 @@ and the words that explain it:
 1. size     -- the concurrency to size from, per window, and the wanted counts
                `ceil(concurrency / capacity)`. When the arrival-driven concurrency
                (arrival rate x mean service time) is known, the engine sizes from
-               max(arrivals, requests in service) rather than from the in-flight
-               count, which includes the backlog a cold start builds up.
+               it rather than from the in-flight count, which includes the backlog
+               a cold start builds up; the requests in service are a floor, sized
+               at the full concurrency target (see size_window).
 2. burst    -- burst mode (Knative's panic mode): entered when the burst window
                needs at least `panic_threshold` x the standing replicas (burst
                concurrency / capacity, before rounding up, as Knative compares it:
@@ -69,50 +70,58 @@ class Wanted:
     """A wanted replica count and the signal it came from (for the message)."""
 
     count: int
-    concurrency: float
-    label: str  # e.g. "stable concurrency 4.2 over 60 s"
+    needed: float  # replicas needed before rounding up: concurrency / per_replica
+    label: str  # e.g. "stable concurrency 4.2 over 60 s / capacity 0.7"
 
-    def describe(self, capacity: float) -> str:
+    def describe(self) -> str:
         """The sizing sentence: "<signal> / capacity 0.7 -> 6"."""
-        return f"{self.label} / capacity {_fmt(capacity)} -> {self.count}"
+        return f"{self.label} -> {self.count}"
 
 
-def wanted_count(concurrency: float, capacity: float) -> int:
-    """Replicas needed to carry `concurrency` at `capacity` each (0 for no load)."""
+def wanted_count(concurrency: float, per_replica: float) -> int:
+    """Replicas needed to carry `concurrency` at `per_replica` each (0 for no load)."""
     if concurrency <= 0:
         return 0
-    return max(0, math.ceil(concurrency / capacity - _EPSILON))
+    return max(0, math.ceil(concurrency / per_replica - _EPSILON))
+
+
+def _sized(concurrency: float, per_replica: float, label: str) -> Wanted:
+    return Wanted(wanted_count(concurrency, per_replica), max(concurrency, 0.0) / per_replica, label)
 
 
 def size_window(
+    params: ScalingParams,
     window_name: str,
     window_seconds: float,
     in_flight: float | None,
     arrival: float | None,
     in_service: float | None,
-    capacity: float,
 ) -> Wanted | None:
     """The wanted count from one window's signals, or None when the window is unknown.
 
-    Prefers the arrival-driven concurrency, max'ed with the requests in service;
-    falls back to the in-flight concurrency (which counts queued requests).
+    Prefers the arrival-driven concurrency at the capacity (target x utilization),
+    with the requests in service as a floor at the full concurrency target: they
+    show the replicas busy right now, and as an instantaneous count they peak
+    well above their average, so sizing them with the headroom too would hold
+    every peak through the scale-down delay (measured in the simulator: 31-48 %
+    more replica-seconds on the shared traces for at most 1.4 points fewer
+    requests over objective). Without arrivals, falls back to the in-flight
+    concurrency (which counts queued requests) at the capacity.
     """
-    over = f"over {_fmt(window_seconds)} s"
+    at_capacity = f"over {_fmt(window_seconds)} s / capacity {_fmt(params.capacity)}"
     if arrival is not None:
-        if in_service is not None and in_service > arrival:
-            concurrency = in_service
-            label = (
-                f"in service {_fmt(in_service)} (> {window_name} arrival concurrency {_fmt(arrival)} {over})"
-            )
-        else:
-            concurrency = arrival
-            label = f"{window_name} arrival concurrency {_fmt(arrival)} {over}"
-    elif in_flight is not None:
-        concurrency = in_flight
-        label = f"{window_name} concurrency {_fmt(in_flight)} {over}"
-    else:
-        return None
-    return Wanted(wanted_count(concurrency, capacity), concurrency, label)
+        arrivals_label = f"{window_name} arrival concurrency {_fmt(arrival)} {at_capacity}"
+        from_arrivals = _sized(arrival, params.capacity, arrivals_label)
+        if in_service is None:
+            return from_arrivals
+        service_label = f"in service {_fmt(in_service)} / target {_fmt(params.concurrency_target)}"
+        from_service = _sized(in_service, params.concurrency_target, service_label)
+        return from_service if from_service.count > from_arrivals.count else from_arrivals
+    if in_flight is not None:
+        return _sized(
+            in_flight, params.capacity, f"{window_name} concurrency {_fmt(in_flight)} {at_capacity}"
+        )
+    return None
 
 
 # --- 2. burst --------------------------------------------------------------------------------
@@ -139,7 +148,7 @@ def update_burst_mode(
     """Enters, keeps or leaves burst mode from the burst window's wanted count."""
     base = max(standing, 1)
     threshold = params.panic_threshold * base
-    needed = burst.concurrency / params.capacity
+    needed = burst.needed
     if needed >= threshold - _EPSILON:
         entering = memory.burst_mode_since is None
         since = now if memory.burst_mode_since is None else memory.burst_mode_since
@@ -305,22 +314,21 @@ def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) 
     if params.paused:
         message = f"autoscaling paused; holding {current}"
         return Decision(current, current, Mode.PAUSED, "Paused", message, inputs=inputs), memory
-    capacity = params.capacity
     stable = size_window(
+        params,
         "stable",
         params.stable_window,
         obs.stable_concurrency,
         obs.arrival_concurrency_stable,
         obs.in_service,
-        capacity,
     )
     burst = size_window(
+        params,
         "burst",
         params.panic_window,
         obs.burst_concurrency,
         obs.arrival_concurrency_burst,
         obs.in_service,
-        capacity,
     )
     if current == 0 and memory == Memory():
         return _initial(params, stable, burst, now, inputs)
@@ -345,7 +353,7 @@ def _initial(
     wanted = max([initial, *known])
     bounded = clamp_to_bounds(wanted, params)
     notes = [f"creating with initial replicas {initial}"]
-    notes += [w.describe(params.capacity) for w in (stable, burst) if w is not None and w.count > initial]
+    notes += [w.describe() for w in (stable, burst) if w is not None and w.count > initial]
     notes.append(bounded.note)
     decision = Decision(
         desired=bounded.replicas,
@@ -380,7 +388,7 @@ def _on_partial_data(
     bounded = clamp_to_bounds(known.count, params)
     notes = [
         f"{unknown_name} concurrency unknown ({obs.unknown_reason or 'no data'})",
-        known.describe(params.capacity),
+        known.describe(),
     ]
     if bounded.replicas > current:
         step = limit_scale_up(current, bounded.replicas, params)
@@ -429,7 +437,7 @@ def _on_full_data(
     window, observing_since = observe(params, memory, now, wanted)
     head = window[0]
     target = max(head.wanted, wanted)
-    notes = [leading.describe(params.capacity), burst_state.note]
+    notes = [leading.describe(), burst_state.note]
     held = False
     if burst_state.active and target < current:
         target, held = current, True

@@ -70,9 +70,11 @@ class TestScaleUp:
         assert (decision.desired, decision.mode) == (8, Mode.STABLE)
         assert "stable arrival concurrency 5.6 over 60 s / capacity 0.7 -> 8" in decision.message
 
-    def test_requests_in_service_raise_the_arrival_estimate(self) -> None:
+    def test_requests_in_service_are_a_floor_at_the_full_target(self) -> None:
+        # Arrivals need ceil(2 / 0.7) = 3; the 7 in service need 7 replicas at target 1.
         decision = warmed().at(0, stable=9.0, arrival_stable=2.0, arrival_burst=2.0, in_service=7.0)
-        assert decision.desired == 10
+        assert decision.desired == 7
+        assert decision.message.startswith("in service 7 / target 1 -> 7")
 
 
 class TestClamp:
