@@ -231,6 +231,18 @@ class KubeActuator:
         )
         return applied
 
+    async def _create(self, path: str, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Creates the object by apply; None if someone else created it since our read.
+
+        Not forced, so that the other creator's fields conflict (409) instead of being taken.
+        """
+        try:
+            return await self._apply(path, manifest, force=False)
+        except ApiException as error:
+            if error.status == 409:
+                return None
+            raise
+
     # -- owned objects -----------------------------------------------------------------------------
 
     async def ensure_owned(self, md: Mapping[str, Any], initial_replicas: int) -> EnsureResult:
@@ -274,8 +286,11 @@ class KubeActuator:
                 return Outcome.CONFLICT, message
             outcome = Outcome.UNCHANGED
             if live is None:
-                # Not forced: if someone created the object since our read, their fields conflict.
-                live = await self._apply(path, build_for_create(), force=False)
+                live = await self._create(path, build_for_create())
+                if live is None:
+                    message = f"{kind} {name} was created by someone else meanwhile: not adopted"
+                    log.warning("owned object conflict", reason=message)
+                    return Outcome.CONFLICT, message
                 outcome = Outcome.CREATED
             handover = replicas_handover(live)
             if handover is not None:
@@ -285,10 +300,6 @@ class KubeActuator:
             log.warning("owned object invalid", reason=str(error))
             return Outcome.INVALID, f"{kind} {name}: {error}"
         except ApiException as error:
-            if error.status == 409:
-                message = f"{kind} {name} was created by someone else meanwhile: {_api_message(error)}"
-                log.warning("owned object conflict", reason=message)
-                return Outcome.CONFLICT, message
             if _is_invalid(error):
                 message = f"{kind} {name} rejected by the API server: {_api_message(error)}"
                 log.warning("owned object invalid", reason=message)
