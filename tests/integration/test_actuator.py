@@ -19,6 +19,7 @@ from tests.support.cluster import Cluster, wait_for
 from modelscaler.actuator.kube import EnsureResult, KubeActuator, Outcome
 from modelscaler.actuator.ownership import FIELD_MANAGER, applier_owns
 from modelscaler.actuator.pods import summarise_pods
+from modelscaler.actuator.rbac import ACTUATOR_RBAC_RULES
 
 CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "serving.modelscaler.io_modeldeployments.yaml"
 CRD_NAME = "modeldeployments.serving.modelscaler.io"
@@ -407,3 +408,73 @@ def test_a_crash_while_loading_is_seen_as_never_ready(cluster: Cluster, namespac
 
     assert (restart.pod, restart.reason, restart.exit_code) == ("loader", "Error", 1)
     assert restart.was_ready is False
+
+
+@pytest.fixture
+def least_privileged_actuator(cluster: Cluster, namespace: str, crd: str) -> Iterator[KubeActuator]:
+    """A KubeActuator acting as a service account granted ACTUATOR_RBAC_RULES only (by impersonation)."""
+    role_name = f"modelscaler-actuator-{namespace}"
+    account = "modelscaler"
+    manifests = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": role_name},
+            "rules": list(ACTUATOR_RBAC_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "modelscaler-actuator", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        },
+    ]
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests})
+    )
+    api_client = cluster.api_client()
+    api_client.set_default_header("Impersonate-User", f"system:serviceaccount:{namespace}:{account}")
+    try:
+        yield KubeActuator(api_client, request_timeout=20.0)
+    finally:
+        api_client.close()
+        cluster.kubectl("delete", "clusterrole", role_name, "--wait=false", check=False)
+
+
+def test_every_call_works_with_the_documented_rbac_rules_alone(
+    cluster: Cluster, namespace: str, least_privileged_actuator: KubeActuator
+) -> None:
+    actuator = least_privileged_actuator
+    md = apply_md(cluster, model_deployment(namespace))
+    user = f"system:serviceaccount:{namespace}:modelscaler"
+    refused = cluster.kubectl(
+        "-n", namespace, "auth", "can-i", "delete", "deployments", "--as", user, check=False
+    )
+
+    async def every_call() -> list[object]:
+        return [
+            await actuator.ensure_owned(md, initial_replicas=2),
+            await actuator.ensure_owned(md, initial_replicas=2),
+            await actuator.set_scale(namespace, MD_NAME, 3),
+            await actuator.get_scale(namespace, MD_NAME),
+            await actuator.patch_status(namespace, MD_NAME, {"replicas": 3}) is not None,
+            await actuator.emit_event(md, "Normal", "ScaledUp", "2 -> 3") is not None,
+            await actuator.emit_event(md, "Normal", "ScaledUp", "2 -> 3") is not None,
+            await actuator.find_competing_scalers(namespace, MD_NAME),
+        ]
+
+    results = asyncio.run(every_call())
+
+    assert refused.stdout.strip() == "no", "the role must not grant more than it lists"
+    assert results == [
+        EnsureResult(deployment=Outcome.CREATED, service=Outcome.CREATED),
+        EnsureResult(deployment=Outcome.UNCHANGED, service=Outcome.UNCHANGED),
+        3,
+        3,
+        True,
+        True,
+        True,
+        [],
+    ]
