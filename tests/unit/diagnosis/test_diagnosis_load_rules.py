@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diagnosis_timelines import Timeline, finding_of, scaling
+from tests.unit.diagnosis.diagnosis_timelines import Timeline, finding_of, scaling
 
 from modelscaler.engine.diagnosis import ConditionStatus, ConditionType
 

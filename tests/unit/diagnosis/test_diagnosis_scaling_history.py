@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from diagnosis_timelines import Timeline, finding_of, oscillating, scaling
+from tests.unit.diagnosis.diagnosis_timelines import Timeline, finding_of, oscillating, scaling
 
 from modelscaler.engine.diagnosis import ConditionStatus, ConditionType, DiagnosisParams
 

@@ -30,8 +30,8 @@ class ActiveCondition:
         return {
             "reason": self.reason,
             "message": self.message,
-            "since": round(self.since, 3),
-            "lastEvidence": round(self.last_evidence, 3),
+            "since": self.since,
+            "lastEvidence": self.last_evidence,
             "recommendations": [r.to_dict() for r in self.recommendations],
         }
 

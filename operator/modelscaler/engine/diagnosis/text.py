@@ -71,9 +71,16 @@ def concurrency_setting(value: float) -> float:
     return max(0.1, math.floor(value * 10 + 1e-9) / 10)
 
 
-def memory_setting(size_bytes: float) -> str:
-    """A memory quantity rounded up to 256 MiB steps: "1536Mi", "12Gi"."""
-    mib = math.ceil(size_bytes / 2**20 / 256 - 1e-9) * 256
-    if mib % 1024 == 0:
-        return f"{mib // 1024}Gi"
-    return f"{mib}Mi"
+def memory_quantity(size_bytes: int) -> str:
+    """A memory limit as Kubernetes writes it: "8Gi", "1536Mi", or plain bytes when not whole MiB."""
+    for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
+        if size_bytes % size == 0:
+            return f"{size_bytes // size}{unit}"
+    return str(size_bytes)
+
+
+def larger_memory(size_bytes: int, factor: float) -> str:
+    """`size_bytes` x factor rounded up to 256 MiB steps (at least one step more than now): "12Gi"."""
+    step = 256 * 2**20
+    steps = max(math.ceil(size_bytes * factor / step - 1e-9), size_bytes // step + 1)
+    return memory_quantity(steps * step)

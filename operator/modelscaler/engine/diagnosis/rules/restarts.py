@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from modelscaler.engine.diagnosis.context import Context
 from modelscaler.engine.diagnosis.model import ConditionType, Finding, Recommendation
 from modelscaler.engine.diagnosis.rules.base import absent, problem
-from modelscaler.engine.diagnosis.text import memory_setting, span
+from modelscaler.engine.diagnosis.text import larger_memory, memory_quantity, span
 from modelscaler.engine.history import RestartEvent
 
 KIND = ConditionType.FREQUENT_RESTARTS
@@ -64,8 +64,8 @@ def fix(ctx: Context, reason: str, restarts: Sequence[RestartEvent], evidence: s
         factor = ctx.dparams.oom_memory_factor
         return Recommendation(
             f"{path}.resources.limits.memory",
-            memory_setting(limit) if limit else "unknown",
-            memory_setting(limit * factor) if limit else f"{factor:g} x the current limit",
+            memory_quantity(limit) if limit else "unknown",
+            larger_memory(limit, factor) if limit else f"{factor:g} x the current limit",
             f"the container was killed for memory: give it {factor:g} x the limit, or a larger instance",
             evidence,
         )
