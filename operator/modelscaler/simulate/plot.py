@@ -40,9 +40,10 @@ def plot_timeline(
     load_axis.set_title(title)
 
     if needed:
-        times = [t for t, _ in needed] + [end]
-        counts_needed = [n for _, n in needed] + [needed[-1][1]]
-        replica_axis.step(times, counts_needed, where="post", color="grey", lw=0.8, label="needed (oracle)")
+        times_needed, peaks = _bucket_peaks(needed, end, bucket)
+        replica_axis.step(
+            times_needed, peaks, where="post", color="black", ls=":", lw=0.9, label="needed (oracle)"
+        )
     for result in results:
         times = [i * result.scrape_interval for i in range(len(result.timeline_desired))]
         replica_axis.step(times, result.timeline_desired, where="post", lw=1.0, label=result.policy)
@@ -72,3 +73,16 @@ def _latency_p95_series(
         starts.append(key * LATENCY_BUCKET_SECONDS)
         values.append(percentile(sorted(buckets[key]), 95))
     return starts, values
+
+
+def _bucket_peaks(
+    steps: Sequence[tuple[float, int]], end: float, bucket: float
+) -> tuple[list[float], list[int]]:
+    """The peak of a (time, count) step function per bucket, so that a noisy n(t) stays readable."""
+    peaks = [0] * (int(end / bucket) + 1)
+    for index, (time, count) in enumerate(steps):
+        until = steps[index + 1][0] if index + 1 < len(steps) else end
+        first, last = int(time / bucket), min(int(until / bucket), len(peaks) - 1)
+        for slot in range(first, last + 1):
+            peaks[slot] = max(peaks[slot], count)
+    return [i * bucket for i in range(len(peaks))], peaks
