@@ -20,7 +20,7 @@ from .profile import TrafficProfile
 from .server import SimulatorHTTPServer
 from .service import TrafficService
 from .simulation import DeploymentKey, Simulation
-from .targets import TargetWriter
+from .targets import DEFAULT_INSTANCE, TargetWriter
 from .traces import load_trace
 
 log = structlog.get_logger("trafficsim")
@@ -41,6 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state-file", type=Path, help="write {port, address, url, pid} here once serving")
     parser.add_argument(
         "--config", type=Path, help="YAML file with initial profiles (see docs/trafficsim.md)"
+    )
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        help="follow pods of this namespace only (repeatable; default: all namespaces)",
+    )
+    parser.add_argument(
+        "--instance",
+        default=DEFAULT_INSTANCE,
+        help="name prefixing this simulator's target files, so that several can share --sd-dir",
     )
     parser.add_argument("--tick", type=float, default=0.05, help="seconds between model ticks (default 0.05)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -124,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     host, _, port = args.listen.rpartition(":")
     simulation = Simulation(load_trace, default_profile)
     # The HTTP server is bound first: its port is the target address written into the sd files.
-    targets = TargetWriter(args.sd_dir, address="")
+    targets = TargetWriter(args.sd_dir, address="", instance=args.instance)
     service = TrafficService(simulation, targets, tick_seconds=args.tick)
     bind_host = host or "127.0.0.1"
     server = SimulatorHTTPServer((bind_host, int(port or 0)), service)
@@ -142,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         on_change=service.observe_pod,
         on_delete=service.forget_pod,
         stop=service.stopping,
+        namespaces=frozenset(args.namespaces) if args.namespaces else None,
     )
     threads = [
         threading.Thread(target=watcher.run, name="pod-watch", daemon=True),

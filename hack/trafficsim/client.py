@@ -9,6 +9,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,17 @@ class TrafficSimProcess:
         sd_dir: str | Path,
         *,
         config: str | Path | None = None,
+        namespaces: list[str] | None = None,
+        instance: str | None = None,
         tick_seconds: float = 0.05,
         startup_timeout: float = 30.0,
         log_path: str | Path | None = None,
     ) -> TrafficSimProcess:
-        """Start ``hack/trafficsim.py`` on a free port and wait until it serves; logs go to ``log_path``."""
+        """Start ``hack/trafficsim.py`` on a free port and wait until it serves; logs go to ``log_path``.
+
+        ``namespaces`` limits the pods it follows; ``instance`` names its target files (default: unique
+        per process), so that it leaves other simulators' files in ``sd_dir`` alone.
+        """
         workdir = Path(tempfile.mkdtemp(prefix="trafficsim-"))
         state_file = workdir / "state.json"
         log_file = Path(log_path) if log_path is not None else workdir / "trafficsim.log"
@@ -57,6 +64,9 @@ class TrafficSimProcess:
             "--tick",
             str(tick_seconds),
         ]
+        command += ["--instance", instance or f"trafficsim-{uuid.uuid4().hex[:8]}"]
+        for namespace in namespaces or []:
+            command += ["--namespace", namespace]
         if config is not None:
             command += ["--config", str(config)]
         with open(log_file, "ab") as log_handle:

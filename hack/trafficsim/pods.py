@@ -42,7 +42,10 @@ class _Expired(Exception):
 
 
 class PodWatcher:
-    """Lists then watches labelled pods in all namespaces and reports them through the callbacks."""
+    """Lists then watches labelled pods and reports them through the callbacks.
+
+    ``namespaces`` restricts the pods followed (None: all namespaces).
+    """
 
     def __init__(
         self,
@@ -51,8 +54,10 @@ class PodWatcher:
         on_change: Callable[[PodInfo], None],
         on_delete: Callable[[str, str], None],
         stop: threading.Event,
+        namespaces: frozenset[str] | None = None,
     ) -> None:
         self._api = api
+        self._namespaces = namespaces
         self._on_list = on_list
         self._on_change = on_change
         self._on_delete = on_delete
@@ -77,7 +82,11 @@ class PodWatcher:
 
     def _list(self) -> str:
         listing = self._api.list_pod_for_all_namespaces(label_selector=DEPLOYMENT_LABEL, _request_timeout=30)
-        pods = [info for info in (pod_info(pod) for pod in listing.items) if info is not None]
+        pods = [
+            info
+            for info in (pod_info(pod) for pod in listing.items)
+            if info is not None and self._wanted(info)
+        ]
         version = str(listing.metadata.resource_version if listing.metadata is not None else "")
         self._on_list(pods)
         self.synced.set()
@@ -106,12 +115,17 @@ class PodWatcher:
                     raise _Expired from error
                 raise
 
+    def _wanted(self, pod: PodInfo) -> bool:
+        return self._namespaces is None or pod.namespace in self._namespaces
+
     def _handle(self, event: dict[str, Any], version: str) -> str:
         """Apply one watch event; return the resourceVersion to resume from."""
         kind = event["type"]
         if kind == "BOOKMARK":
             return str(event["raw_object"].get("metadata", {}).get("resourceVersion") or version)
         pod = event["object"]
+        if self._namespaces is not None and pod.metadata.namespace not in self._namespaces:
+            return str(pod.metadata.resource_version or version)
         if kind == "DELETED":
             self._on_delete(pod.metadata.namespace, pod.metadata.name)
         else:

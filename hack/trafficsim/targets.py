@@ -16,7 +16,7 @@ import structlog
 
 from .simulation import DeploymentKey
 
-FILE_PREFIX = "trafficsim_"
+DEFAULT_INSTANCE = "trafficsim"
 DEPLOYMENT_META_LABEL = "__meta_kubernetes_pod_label_serving_modelscaler_io_deployment"
 
 log = structlog.get_logger("trafficsim.targets")
@@ -40,24 +40,31 @@ def target_groups(
     ]
 
 
-def target_file_name(key: DeploymentKey) -> str:
+def target_file_name(instance: str, key: DeploymentKey) -> str:
     """File name for a deployment ('_' cannot occur in Kubernetes names, so it separates safely)."""
     namespace, deployment = key
-    return f"{FILE_PREFIX}{namespace}_{deployment}.json"
+    return f"{instance}_{namespace}_{deployment}.json"
 
 
 class TargetWriter:
-    """Keeps the sd directory in line with the Ready pods; writes only files whose content changed."""
+    """Keeps the sd directory in line with the Ready pods; writes only files whose content changed.
 
-    def __init__(self, sd_dir: Path, address: str) -> None:
+    Files are named ``<instance>_<namespace>_<deployment>.json``: simulators with different instance
+    names can share one directory.
+    """
+
+    def __init__(self, sd_dir: Path, address: str, instance: str = DEFAULT_INSTANCE) -> None:
+        if not instance or "_" in instance or "/" in instance:
+            raise ValueError(f"instance name {instance!r}: no '_' or '/', not empty")
         self.sd_dir = sd_dir
         self.address = address
+        self.instance = instance
         self._written: dict[DeploymentKey, str] = {}
 
     def remove_stale_files(self) -> None:
         """Remove files a previous run left behind (their targets point to a port no longer served)."""
         self.sd_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.sd_dir.glob(f"{FILE_PREFIX}*.json"):
+        for stale in self.sd_dir.glob(f"{self.instance}_*.json"):
             stale.unlink(missing_ok=True)
 
     def write(self, ready: Mapping[DeploymentKey, Sequence[str]]) -> None:
@@ -67,11 +74,11 @@ class TargetWriter:
                 continue
             content = json.dumps(target_groups(key[0], key[1], pods, self.address), indent=1)
             if self._written.get(key) != content:
-                self._write_atomically(self.sd_dir / target_file_name(key), content)
+                self._write_atomically(self.sd_dir / target_file_name(self.instance, key), content)
                 self._written[key] = content
                 log.info("targets written", namespace=key[0], deployment=key[1], pods=sorted(pods))
         for key in [key for key in self._written if not ready.get(key)]:
-            (self.sd_dir / target_file_name(key)).unlink(missing_ok=True)
+            (self.sd_dir / target_file_name(self.instance, key)).unlink(missing_ok=True)
             del self._written[key]
             log.info("targets removed", namespace=key[0], deployment=key[1])
 

@@ -442,9 +442,11 @@ def test_pod_info_reads_the_label_and_readiness() -> None:
 
 def test_target_files_list_ready_pods_and_disappear_with_them(tmp_path: Path) -> None:
     (tmp_path / "trafficsim_old_gone.json").write_text("[]")
+    (tmp_path / "other_ns_demo.json").write_text("[]")  # another writer's: left alone
     writer = TargetWriter(tmp_path, "127.0.0.1:9999")
     writer.remove_stale_files()
-    assert list(tmp_path.iterdir()) == []
+    assert [path.name for path in tmp_path.iterdir()] == ["other_ns_demo.json"]
+    (tmp_path / "other_ns_demo.json").unlink()
     writer.write({("ns", "demo"): ["p2", "p1"]})
     groups = json.loads((tmp_path / "trafficsim_ns_demo.json").read_text())
     assert groups == target_groups("ns", "demo", ["p1", "p2"], "127.0.0.1:9999")
