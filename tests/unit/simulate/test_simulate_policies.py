@@ -121,6 +121,17 @@ def test_knative_applies_the_target_utilization_to_the_target() -> None:
     assert KnativeKPA(params).decide(LoadHistory().hold(29, 60).view(ready=4)).desired == 5
 
 
+def test_knative_scales_to_zero_only_after_the_grace_period() -> None:
+    params = ScalingParams(min_replicas=0, max_replicas=10, concurrency_target=10, target_utilization=1.0)
+    kpa = KnativeKPA(params)
+    load = LoadHistory().hold(0, 60)
+    assert kpa.decide(load.view(ready=1)).desired == 1  # zero wanted from t=60
+    load.hold(0, 29)
+    assert kpa.decide(load.view(ready=1)).desired == 1
+    load.hold(0, 1)
+    assert kpa.decide(load.view(ready=1)).desired == 0
+
+
 # --- Ray Serve -------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,9 @@ kept within [floor(ready / max-scale-down-rate), ceil(max-scale-up-rate x ready)
 (ready counted as at least 1); panic starts when the panic count reaches the
 threshold x ready, is extended while it stays there and ends a stable window
 after the last time it did; in panic the count only rises. Then the scale-down
-delay takes the maximum count of the last `scale_down_delay` seconds. The
+delay takes the maximum count of the last `scale_down_delay` seconds; a count of
+zero (minScale 0) is applied only once it has been wanted for the
+scale-to-zero grace period (30 s), the last replica staying until then. The
 observed concurrency is what queue-proxies and the activator report: requests in
 flight plus those buffered (queued), averaged over the window.
 """
@@ -41,6 +43,7 @@ class KnativeKPA:
         panic_threshold: float = 2.0,
         max_scale_up_rate: float = 1000.0,
         max_scale_down_rate: float = 2.0,
+        scale_to_zero_grace: float = 30.0,
         interval: float = 2.0,
     ) -> None:
         self.name = name
@@ -53,6 +56,8 @@ class KnativeKPA:
         self.max_scale_up_rate = max_scale_up_rate
         self.max_scale_down_rate = max_scale_down_rate
         self.scale_down_delay = scale_down_delay
+        self.scale_to_zero_grace = scale_to_zero_grace
+        self.zero_since: float | None = None
         self.panic_time: float | None = None
         self.max_panic_pods = 0
         self.delay_window: deque[tuple[float, int]] = deque()
@@ -86,7 +91,14 @@ class KnativeKPA:
             reason = "Panic"
         if self.scale_down_delay > 0:
             desired = self._delayed(now, desired)
-        return Step(clamp(desired, self.params), stable_count, reason)
+        desired = clamp(desired, self.params)
+        if desired == 0:
+            self.zero_since = now if self.zero_since is None else self.zero_since
+            if view.current > 0 and now - self.zero_since < self.scale_to_zero_grace:
+                return Step(1, stable_count, "ScaleToZeroGrace")
+        else:
+            self.zero_since = None
+        return Step(desired, stable_count, reason)
 
     def _delayed(self, now: float, count: int) -> int:
         """The maximum count recorded over the last scale_down_delay seconds (a monotone deque)."""
