@@ -150,3 +150,19 @@ def test_recommendations_give_one_value_per_setting_from_the_most_severe_problem
 
     assert [r.setting for r in merged] == ["autoscaling.scaleDownDelay"]
     assert merged[0] == thrashing.recommendations[0]
+
+
+def test_a_condition_remembered_from_long_ago_starts_anew() -> None:
+    timeline, calm_from = thrash_then_calm()
+    params = scaling(scale_down_delay=60.0)
+    _, state = diagnose(timeline.history(), params, DiagnosisParams(), DiagnosisState(), calm_from)
+    old_since = state.active[THRASHING].since
+
+    # The operator was down for a day; the same evidence is seen again, shifted by a day.
+    later = Timeline(now=calm_from + 86_400)
+    later = oscillating(later, cycles=5, period=240, low=2, high=5)
+    findings, _ = diagnose(later.history(), params, DiagnosisParams(), state, later.now)
+
+    thrashing = next(f for f in findings if f.type is THRASHING)
+    assert thrashing.since == later.now
+    assert thrashing.since != old_since

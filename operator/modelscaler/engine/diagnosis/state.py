@@ -83,15 +83,17 @@ def settle(
 ) -> tuple[Finding, ActiveCondition | None]:
     """Applies hysteresis to one rule's verdict: returns the finding to report and what to remember.
 
-    Evidence present: True (since is kept from an earlier True). Evidence absent or
+    Evidence present: True (since is kept from an earlier True that has not cleared
+    meanwhile, e.g. while the operator was down). Evidence absent or
     unknown while True before: still True, with the last evidence, until clear_after
     has passed since that evidence was last seen; then the verdict as it is.
     """
+    still_on = previous is not None and now - previous.last_evidence < clear_after
     if verdict.status is ConditionStatus.TRUE:
-        since = previous.since if previous is not None else now
+        since = previous.since if previous is not None and still_on else now
         remembered = ActiveCondition(verdict.reason, verdict.message, since, now, verdict.recommendations)
         return replace(verdict, since=since), remembered
-    if previous is not None and now - previous.last_evidence < clear_after:
+    if previous is not None and still_on:
         note = (
             f"{previous.message} [evidence last seen {span(now - previous.last_evidence)} ago; clears after "
             f"{span(clear_after)} without it; now: {verdict.message}]"
