@@ -1,7 +1,8 @@
 """Write one pod's metrics in the Prometheus text exposition format, with the names of its engine.
 
-Metric names (kept in line with ``docs/metrics.md``):
-- generic: ``modelscaler_*`` (in flight, waiting, duration / first-byte / size histograms, requests by code);
+Metric names follow ``docs/metrics.md`` (a unit test checks them against ``modelscaler.metrics.contract``):
+- generic: ``modelscaler_*`` (in flight, waiting, duration / queue / first-byte / size histograms, requests
+  by code);
 - vLLM (V1 engine names, vLLM >= 0.10): ``vllm:*`` with ``model_name``, plus the API server's
   ``http_requests_total{status="2xx"|"5xx"}``;
 - SGLang: ``sglang:*`` with ``model_name``.
@@ -81,6 +82,12 @@ def _generic(out: _Writer, pod: PodSnapshot) -> None:
         counters.duration,
     )
     out.histogram(
+        "modelscaler_request_queue_seconds",
+        "Time a request waited before service started.",
+        {},
+        counters.queue_time,
+    )
+    out.histogram(
         "modelscaler_time_to_first_byte_seconds",
         "Time from arrival to the first response byte.",
         {},
@@ -121,6 +128,18 @@ def _vllm(out: _Writer, pod: PodSnapshot) -> None:
         "Histogram of e2e request latency in seconds.",
         model,
         counters.duration,
+    )
+    out.histogram(
+        "vllm:request_queue_time_seconds",
+        "Histogram of time spent in WAITING phase for request.",
+        model,
+        counters.queue_time,
+    )
+    out.histogram(
+        "vllm:request_inference_time_seconds",
+        "Histogram of time spent in RUNNING phase for request.",
+        model,
+        counters.service_time,
     )
     out.histogram(
         "vllm:time_to_first_token_seconds",
@@ -168,6 +187,12 @@ def _sglang(out: _Writer, pod: PodSnapshot) -> None:
         "Histogram of End-to-end request latency in seconds.",
         model,
         counters.duration,
+    )
+    out.histogram(
+        "sglang:queue_time_seconds",
+        "Histogram of queueing time in seconds.",
+        model,
+        counters.queue_time,
     )
     out.histogram(
         "sglang:time_to_first_token_seconds",

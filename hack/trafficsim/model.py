@@ -88,6 +88,8 @@ class PodCounters:
     """What a pod has served over its lifetime: the cumulative series it exports."""
 
     duration: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
+    queue_time: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
+    service_time: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
     first_byte: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
     request_size: Histogram = field(default_factory=lambda: Histogram(SIZE_BUCKETS))
     response_size: Histogram = field(default_factory=lambda: Histogram(SIZE_BUCKETS))
@@ -99,6 +101,8 @@ class PodCounters:
         """An independent copy."""
         return PodCounters(
             self.duration.copy(),
+            self.queue_time.copy(),
+            self.service_time.copy(),
             self.first_byte.copy(),
             self.request_size.copy(),
             self.response_size.copy(),
@@ -119,6 +123,7 @@ class Request:
     output_tokens: int
     deadline: float
     pod: str = ""
+    start: float = math.nan
     end: float = math.nan
     first_byte_at: float = math.nan
     dropped: bool = False
@@ -370,6 +375,7 @@ class DeploymentModel:
         degrade = self.profile.degrade
         factor = degrade.factor if degrade is not None and pod.load > degrade.above else 1.0
         request.pod = pod.name
+        request.start = now
         request.end = now + request.service_seconds * factor
         request.first_byte_at = now + request.first_byte_seconds * factor
         self._sequence += 1
@@ -380,6 +386,8 @@ class DeploymentModel:
         pod.running.remove(request)
         counters = pod.counters
         counters.duration.observe(request.end - request.arrival)
+        counters.queue_time.observe(request.start - request.arrival)
+        counters.service_time.observe(request.end - request.start)
         counters.first_byte.observe(request.first_byte_at - request.arrival)
         counters.request_size.observe(ENVELOPE_BYTES + BYTES_PER_TOKEN * request.prompt_tokens)
         counters.response_size.observe(ENVELOPE_BYTES + BYTES_PER_TOKEN * request.output_tokens)

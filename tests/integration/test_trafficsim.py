@@ -8,7 +8,7 @@ same relabelling as a production PodMonitor gives the series their namespace/mod
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,16 @@ def ready_pod_names(cluster: Cluster, namespace: str) -> set[str]:
         )
         and not pod["metadata"].get("deletionTimestamp")
     }
+
+
+def wait_for_pods(pods: Callable[[], set[str]], count: int, message: str) -> set[str]:
+    """Wait until ``pods()`` holds exactly ``count`` names and return them."""
+
+    def counted() -> set[str] | None:
+        names = pods()
+        return names if len(names) == count else None
+
+    return wait_for(counted, timeout=90, message=message)
 
 
 def scraped_pods(prometheus: Prometheus, namespace: str) -> set[str]:
@@ -152,25 +162,15 @@ def test_pods_are_followed_as_the_deployment_scales(
     wait_for(lambda: scraped_pods(prometheus, namespace) == pods, timeout=60, message="two pods scraped")
 
     cluster.kubectl("-n", namespace, "scale", "deployment", DEPLOYMENT, "--replicas=3")
-    three = wait_for(
-        lambda: (
-            ready_pod_names(cluster, namespace) if len(ready_pod_names(cluster, namespace)) == 3 else None
-        ),
-        timeout=90,
-        message="3 Ready pods",
-    )
+    three = wait_for_pods(lambda: ready_pod_names(cluster, namespace), 3, "3 Ready pods")
     (newcomer,) = three - pods
     query = f'modelscaler_requests_total{{namespace="{namespace}", pod="{newcomer}", code="200"}} > 0'
     series = wait_for(lambda: prometheus.query(query), timeout=60, message="the third pod's series")
     assert series[0]["metric"]["modeldeployment"] == DEPLOYMENT
 
     cluster.kubectl("-n", namespace, "scale", "deployment", DEPLOYMENT, "--replicas=1")
-    remaining = wait_for(
-        lambda: (
-            scraped_pods(prometheus, namespace) if len(scraped_pods(prometheus, namespace)) == 1 else None
-        ),
-        timeout=90,
-        message="the removed pods' targets to go",
+    remaining = wait_for_pods(
+        lambda: scraped_pods(prometheus, namespace), 1, "the removed pods' targets to go"
     )
     assert remaining <= three
 

@@ -25,6 +25,8 @@ from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
+from modelscaler.metrics.contract import ASYNC_QUEUE_GAUGE, ENGINE_METRICS, Engine
+
 
 def no_trace(path: str, trace_format: str, spread: float | None) -> Sequence[TraceRecord]:
     raise AssertionError("this test loads no trace")
@@ -292,6 +294,52 @@ def test_each_engine_exports_valid_text_with_its_names(
     latency_samples = {sample.name: sample.value for sample in families[latency_name].samples}
     assert latency_samples[f"{latency_name}_count"] == model.pods["a"].counters.duration.count
     assert "modelscaler_async_queue_size" not in families
+
+
+@pytest.mark.parametrize("engine", list(ENGINE_METRICS))
+def test_every_series_the_operator_reads_is_exported(engine: Engine) -> None:
+    contract = ENGINE_METRICS[engine]
+    model = model_with({"engine": engine.value, "rate": 5, "async": True, "seed": 1})
+    model.advance(10.0)
+    snapshot = model.snapshot("a")
+    assert snapshot is not None
+    exported = {
+        sample.name
+        for family in families_of(render_pod_metrics(snapshot)).values()
+        for sample in family.samples
+    }
+    histograms = [
+        contract.latency_histogram,
+        contract.first_byte_histogram,
+        contract.queue_time_histogram,
+        contract.service_time_histogram,
+        contract.request_size_histogram,
+        contract.response_size_histogram,
+    ]
+    gauges_and_counters = [
+        *contract.population,
+        contract.in_service,
+        contract.waiting,
+        contract.status_counter,
+        contract.prompt_tokens_counter,
+        contract.generation_tokens_counter,
+        *contract.kv_cache_usage[:1],
+        *contract.presence,
+        ASYNC_QUEUE_GAUGE,
+    ]
+    expected = {f"{name}_count" for name in histograms if name} | {
+        name for name in gauges_and_counters if name
+    }
+    assert expected <= exported
+
+
+def test_queue_and_service_time_add_up_to_the_duration() -> None:
+    model = model_with(trace_profile(capacity=1, service={"seconds": 2}), ("a",), at(0, 0, 1))
+    model.advance(10.0)
+    counters = model.pods["a"].counters
+    assert counters.queue_time.sum == pytest.approx(0 + 2 + 3)
+    assert counters.service_time.sum == pytest.approx(6)
+    assert counters.duration.sum == pytest.approx(counters.queue_time.sum + counters.service_time.sum)
 
 
 def test_vllm_exports_status_classes_tokens_and_kv_cache() -> None:
