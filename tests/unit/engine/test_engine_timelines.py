@@ -70,6 +70,33 @@ class TestScaleUp:
         assert (decision.desired, decision.mode) == (8, Mode.STABLE)
         assert "stable arrival concurrency 5.6 over 60 s / capacity 0.7 -> 8" in decision.message
 
+    def test_a_cold_start_backlog_does_not_inflate_the_scale_up(self) -> None:
+        # At t=0 the arrivals step from what 2 replicas carry to what 8 carry (5.6 in
+        # flight at 0.7 each); the 6 new replicas take 60 s to start, and meanwhile the
+        # queue grows the in-flight count by 1 per second. Sized from the arrivals,
+        # the engine asks for 8 and holds 8; sized from the in-flight count (what a
+        # queue-inclusive signal gives), it chases the backlog.
+        def run(arrival_sizing: bool) -> Timeline:
+            timeline = warmed(replicas=2)
+            for time in range(0, 121, 2):
+                ready = 2 if time < 60 else timeline.replicas
+                in_flight = 5.6 + (min(time, 60) - max(0, time - 60)) * 1.0
+                arrivals = 5.6 if arrival_sizing else None
+                timeline.at(
+                    time,
+                    stable=in_flight,
+                    ready=min(ready, timeline.replicas),
+                    starting=max(0, timeline.replicas - ready),
+                    arrival_stable=arrivals,
+                    arrival_burst=arrivals,
+                    in_service=float(2 * 4) if arrival_sizing and time < 60 else None,
+                )
+            return timeline
+
+        assert max(decision.desired for decision in run(arrival_sizing=True).decisions) == 8
+        chasing = run(arrival_sizing=False).decisions
+        assert max(decision.desired for decision in chasing) == 50  # 65.6 in flight wants 94: clamped to max
+
     def test_requests_in_service_are_a_floor_at_the_full_target(self) -> None:
         # Arrivals need ceil(2 / 0.7) = 3; the 7 in service need 7 replicas at target 1.
         decision = warmed().at(0, stable=9.0, arrival_stable=2.0, arrival_burst=2.0, in_service=7.0)
