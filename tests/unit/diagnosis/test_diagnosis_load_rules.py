@@ -91,8 +91,7 @@ def test_concurrency_target_too_high_recommends_the_load_that_met_the_objective(
     assert finding.status is ConditionStatus.TRUE
     assert finding.reason == "OverloadedBelowMax"
     assert (
-        "p95 3.4 s median (objective 2.0 s) for 10 min of the last 10 min at 6.5-6.5 requests"
-        in finding.message
+        "p95 3.4 s median (objective 2.0 s) for 10 min of the last 10 min at 6.5 requests" in finding.message
     )
     assert "latency met the objective up to 4 per replica" in finding.message
     (recommendation,) = finding.recommendations
@@ -113,6 +112,19 @@ def test_concurrency_target_without_any_good_tick_estimates_from_latency() -> No
     # 10 x objective 2.0 / latency 4.0 = 5
     assert recommendation.suggested == "5"
     assert "estimated" in recommendation.reason
+
+
+def test_latency_at_loads_above_the_target_is_not_the_target_being_too_high() -> None:
+    # Latency met the objective at 5 per replica, above the target of 4: replicas stayed low
+    # for another reason (a paused or rate-limited engine).
+    timeline = Timeline()
+    timeline.phase(1200, desired=3, concurrency=15.0, latency_p95=0.9, waiting_requests=0.0)
+    timeline.phase(600, desired=3, concurrency=18.0, latency_p95=3.0, waiting_requests=2.0)
+
+    finding = finding_of(timeline, TARGET)
+
+    assert finding.status is ConditionStatus.FALSE
+    assert finding.reason == "LoadAboveTarget"
 
 
 def test_slow_latency_at_low_load_is_not_a_target_problem() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 # The API's bound on scaleDownDelay (design brief §2: 0 ... 3600 s).
 MAX_SCALE_DOWN_DELAY = 3600.0
@@ -27,9 +28,9 @@ def span(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
 
 
-def span_range(low: float, high: float) -> str:
-    """A range of durations for a message: "2-4 min", or one duration when both ends read the same."""
-    low_text, high_text = span(low), span(high)
+def figure_range(low: float, high: float, write: Callable[[float], str]) -> str:
+    """A range for a message, e.g. "2-4 min" or "6.5-7": one figure when both ends read the same."""
+    low_text, high_text = write(low), write(high)
     if low_text == high_text:
         return low_text
     return f"{low_text}-{high_text}"

@@ -6,7 +6,7 @@ from modelscaler.engine.diagnosis.context import Context, known, percentile
 from modelscaler.engine.diagnosis.model import ConditionType, Finding
 from modelscaler.engine.diagnosis.recommend import concurrency_target
 from modelscaler.engine.diagnosis.rules.base import NO_SAMPLES, absent, problem, unknown
-from modelscaler.engine.diagnosis.text import num, secs, span
+from modelscaler.engine.diagnosis.text import figure_range, num, secs, span
 from modelscaler.engine.history import Sample
 
 KIND = ConditionType.CONCURRENCY_TARGET_TOO_HIGH
@@ -68,7 +68,7 @@ def evaluate(ctx: Context) -> Finding:
         return absent(
             KIND,
             "LatencyMetBelowMax",
-            f"latency over the objective below maxReplicas at a busy per-replica load {span(bad_seconds)} "
+            f"over the objective below maxReplicas at a busy per-replica load for {span(bad_seconds)} "
             f"of the last {span(dparams.ctt_lookback)} (threshold {span(dparams.ctt_min_seconds)})",
         )
     bad_loads = [ctx.per_replica_load(s) or 0.0 for s, _ in bad]
@@ -76,8 +76,8 @@ def evaluate(ctx: Context) -> Finding:
     median_latency = percentile(bad_latencies, 50)
     evidence = (
         f"{ctx.latency_name} {secs(median_latency)} median (objective {secs(ctx.objective)}) for "
-        f"{span(bad_seconds)} of the last {span(dparams.ctt_lookback)} at {num(min(bad_loads))}-"
-        f"{num(max(bad_loads))} requests per Ready replica, below maxReplicas "
+        f"{span(bad_seconds)} of the last {span(dparams.ctt_lookback)} at "
+        f"{figure_range(min(bad_loads), max(bad_loads), num)} requests per Ready replica, below maxReplicas "
         f"(target {num(ctx.params.concurrency_target)} x utilization {num(ctx.params.target_utilization)})"
     )
     if good_load is not None:
@@ -89,7 +89,13 @@ def evaluate(ctx: Context) -> Finding:
     else:
         suggested = ctx.params.concurrency_target * ctx.objective / max(median_latency, 1e-9)
         why = "estimated as target x objective / observed latency: no tick met the objective"
-    recommendation = concurrency_target(ctx.params, suggested, why, evidence)
-    if recommendation is None or suggested >= ctx.params.concurrency_target:
-        return problem(KIND, "OverloadedBelowMax", f"{evidence}; lower targetUtilization")
-    return problem(KIND, "OverloadedBelowMax", evidence, recommendation)
+    if suggested >= ctx.params.concurrency_target:
+        return absent(
+            KIND,
+            "LoadAboveTarget",
+            f"{evidence}: the load per replica is above the target, so the target is not what keeps "
+            "replicas low (paused, or scale-ups rate-limited?)",
+        )
+    return problem(
+        KIND, "OverloadedBelowMax", evidence, concurrency_target(ctx.params, suggested, why, evidence)
+    )

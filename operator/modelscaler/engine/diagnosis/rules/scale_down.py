@@ -8,7 +8,7 @@ from modelscaler.engine.diagnosis.context import Context
 from modelscaler.engine.diagnosis.model import ConditionType, Finding
 from modelscaler.engine.diagnosis.recommend import longer_scale_down_delay
 from modelscaler.engine.diagnosis.rules.base import NO_SAMPLES, absent, problem, unknown
-from modelscaler.engine.diagnosis.text import duration_setting, span, span_range
+from modelscaler.engine.diagnosis.text import duration_setting, figure_range, span
 
 
 def evaluate(ctx: Context) -> Finding:
@@ -32,8 +32,8 @@ def evaluate(ctx: Context) -> Finding:
         )
     delay = ctx.params.scale_down_delay
     evidence = (
-        f"{len(gaps)} scale-ups came {span_range(min(gaps), max(gaps))} after a scale-down in the last "
-        f"{span(dparams.sdtf_lookback)}, with scaleDownDelay {duration_setting(delay)}"
+        f"{len(gaps)} scale-ups came {figure_range(min(gaps), max(gaps), span)} after a scale-down "
+        f"in the last {span(dparams.sdtf_lookback)}, with scaleDownDelay {duration_setting(delay)}"
     )
     recommendation = longer_scale_down_delay(
         ctx.params,
