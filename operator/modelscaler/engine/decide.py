@@ -25,7 +25,7 @@ and the words that explain it:
                burst window is noise below the threshold, as in Knative's stable
                mode; `follow_burst_in_stable_mode` sizes from it at every tick.)
                Counts above max are recorded as max: the window never holds more
-               than max + 1 points.
+               than max + 1 points (nor more than window.MAX_POINTS).
 4. bound    -- clamp the target to [min, max].
 5. move     -- scale up at once (at most `max_scale_up_rate` x current, at least +1);
                scale down by steps: each removes at most `max_scale_down_rate` of the
