@@ -12,17 +12,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .traces import TraceRecord
+from .traces import TraceRequest
 
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """A request arriving at ``time``; token counts and service time when the source knows them."""
+    """A request arriving at ``time``; its service and first-byte seconds when the source knows them."""
 
     time: float
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None
     service_seconds: float | None = None
+    first_byte_seconds: float | None = None
 
 
 class ArrivalProcess(Protocol):
@@ -111,43 +110,38 @@ class PoissonSchedule:
 
 
 class TraceReplay:
-    """Replays trace records from ``start``, ``compress`` trace seconds per simulated second.
+    """Replays trace requests from ``start``, ``compress`` trace seconds per simulated second.
 
-    With ``loop`` the trace starts over after its span (last offset plus one mean gap).
+    With ``loop`` the trace starts over after its span (last arrival plus one mean gap).
     """
 
-    def __init__(self, records: Sequence[TraceRecord], start: float, compress: float, loop: bool) -> None:
-        if not records:
+    def __init__(self, requests: Sequence[TraceRequest], start: float, compress: float, loop: bool) -> None:
+        if not requests:
             raise ValueError("empty trace")
-        self._records = records
+        self._requests = requests
         self._start = start
         self._compress = compress
         self._loop = loop
-        last = records[-1].offset
-        self._span = last + (last / (len(records) - 1) if len(records) > 1 else 1.0)
+        last = requests[-1].arrival
+        self._span = last + (last / (len(requests) - 1) if len(requests) > 1 else 1.0)
         self._index = 0
         self._round = 0
 
     def peek(self) -> Arrival | None:
-        """The next record as an arrival, or None at the end of a trace that does not loop."""
-        if self._index >= len(self._records):
+        """The next request as an arrival, or None at the end of a trace that does not loop."""
+        if self._index >= len(self._requests):
             return None
-        record = self._records[self._index]
-        offset = record.offset + self._round * self._span
-        return Arrival(
-            self._start + offset / self._compress,
-            record.prompt_tokens,
-            record.output_tokens,
-            record.service_seconds,
-        )
+        request = self._requests[self._index]
+        offset = request.arrival + self._round * self._span
+        return Arrival(self._start + offset / self._compress, request.service, request.prefill or None)
 
     def pop(self) -> Arrival:
-        """Consume the next record."""
+        """Consume the next request."""
         arrival = self.peek()
         if arrival is None:
             raise IndexError("no more arrivals")
         self._index += 1
-        if self._index == len(self._records) and self._loop:
+        if self._index == len(self._requests) and self._loop:
             self._index = 0
             self._round += 1
         return arrival

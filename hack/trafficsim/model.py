@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .arrivals import Arrival, ArrivalProcess, PoissonSchedule, TraceReplay
-from .profile import TrafficProfile
-from .traces import TraceRecord
+from .profile import ServiceSpec, TokenSpec, TraceSpec, TrafficProfile
+from .traces import TraceRequest, token_service_model
 
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.005,
@@ -47,7 +47,8 @@ SIZE_BUCKETS: tuple[float, ...] = (256, 1024, 4096, 16384, 65536, 262144, 104857
 BYTES_PER_TOKEN = 4
 ENVELOPE_BYTES = 200
 
-TraceLoader = Callable[[str, str, float | None], Sequence[TraceRecord]]
+TraceLoader = Callable[[TraceSpec, ServiceSpec, TokenSpec, int], Sequence[TraceRequest]]
+"""Reads a profile's trace: (trace, service, tokens, seed) -> requests (``traces.load_trace``)."""
 
 
 class Histogram:
@@ -201,17 +202,19 @@ class DeploymentModel:
         self._trace_loader = trace_loader
         self.profile = profile
         self._rng = random.Random(profile.seed)
-        self._arrivals = self._arrival_process(profile, now)
+        self._arrivals = self._arrival_process(profile, now, self._rng)
 
     # ----- inputs -----------------------------------------------------------------------------------------
 
     def set_profile(self, profile: TrafficProfile, now: float) -> None:
         """Replace the profile at ``now``: arrivals restart from ``now``, requests in the model carry on."""
+        rng = random.Random(profile.seed)
+        arrivals = self._arrival_process(
+            profile, now, rng
+        )  # first: a trace that fails to load changes nothing
         self.advance(now)
         mode_changed = profile.async_mode != self.profile.async_mode
-        self.profile = profile
-        self._rng = random.Random(profile.seed)
-        self._arrivals = self._arrival_process(profile, now)
+        self.profile, self._rng, self._arrivals = profile, rng, arrivals
         if mode_changed:
             self._redispatch(self._take_all_waiting(), now)
         for pod in self.pods.values():
@@ -307,12 +310,12 @@ class DeploymentModel:
 
     # ----- mechanics --------------------------------------------------------------------------------------
 
-    def _arrival_process(self, profile: TrafficProfile, now: float) -> ArrivalProcess:
+    def _arrival_process(self, profile: TrafficProfile, now: float, rng: random.Random) -> ArrivalProcess:
         if profile.trace is not None:
             spec = profile.trace
-            records = self._trace_loader(spec.path, spec.format, spec.spread_seconds)
-            return TraceReplay(records, now, spec.compress, spec.loop)
-        return PoissonSchedule(profile.step_schedule(), now, self._rng, profile.period)
+            requests = self._trace_loader(spec, profile.service, profile.tokens, profile.seed or 0)
+            return TraceReplay(requests, now, spec.compress, spec.loop)
+        return PoissonSchedule(profile.step_schedule(), now, rng, profile.period)
 
     def _kv_cache_tokens(self) -> int:
         tokens = self.profile.tokens
@@ -320,20 +323,20 @@ class DeploymentModel:
 
     def _new_request(self, arrival: Arrival) -> Request:
         profile, service = self.profile, self.profile.service
-        prompt = arrival.prompt_tokens if arrival.prompt_tokens is not None else profile.tokens.prompt
-        output = arrival.output_tokens if arrival.output_tokens is not None else profile.tokens.output
-        if arrival.service_seconds is not None:
+        prompt, output = profile.tokens.prompt, profile.tokens.output
+        kind = service.kind
+        if kind == "auto":
+            kind = "tokens" if arrival.service_seconds is not None else "constant"
+        if kind == "tokens" and arrival.service_seconds is not None:
             seconds = arrival.service_seconds
-            first_byte = seconds * service.first_byte_fraction
-        elif service.kind == "tokens":
-            first_byte = service.base + service.per_prompt_token * prompt
-            seconds = first_byte + service.per_output_token * output
+            first_byte = arrival.first_byte_seconds
+            if first_byte is None:
+                first_byte = seconds * service.first_byte_fraction
+        elif kind == "tokens":
+            model = token_service_model(service, profile.tokens)
+            seconds, first_byte = model.seconds(prompt, output), model.prefill_seconds(prompt)
         else:
-            seconds = (
-                service.seconds
-                if service.kind == "constant"
-                else self._rng.expovariate(1.0 / service.seconds)
-            )
+            seconds = service.seconds if kind == "constant" else self._rng.expovariate(1.0 / service.seconds)
             first_byte = seconds * service.first_byte_fraction
         return Request(arrival.time, seconds, first_byte, prompt, output, arrival.time + profile.timeout)
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Engine = Literal["generic", "vllm", "sglang"]
-TraceFormat = Literal["azure", "mooncake", "csv"]
+TraceFormat = Literal["azure", "mooncake", "servegen", "csv"]
 
 
 class _Strict(BaseModel):
@@ -21,35 +21,39 @@ class _Strict(BaseModel):
 
 
 class TraceSpec(_Strict):
-    """A trace file replayed as arrivals; ``compress`` = 10 plays ten trace seconds per real second."""
+    """A trace file replayed as arrivals; ``compress`` = 10 plays ten trace seconds per real second.
+
+    Formats and their reading are those of the what-if simulator (``docs/simulator.md``); no format:
+    detected from the file name.
+    """
 
     path: str = Field(min_length=1, description="file path; $VARIABLES are expanded")
-    format: TraceFormat
+    format: TraceFormat | None = None
     compress: float = Field(default=1.0, gt=0)
     loop: bool = False
-    spread_seconds: float | None = Field(
-        default=None,
-        ge=0,
-        description="spread requests sharing a timestamp evenly over this many seconds "
-        "(default: 3 for mooncake, whose timestamps fall on 3-s ticks; 0 otherwise)",
-    )
 
 
 class ServiceSpec(_Strict):
-    """How long one request occupies a serving slot, and when its first byte/token leaves."""
+    """How long one request occupies a serving slot, and when its first byte/token leaves.
 
-    kind: Literal["constant", "exponential", "tokens"] = "constant"
+    kind ``auto``: the trace's service times (its service column, or its tokens through the token model)
+    when replaying a trace, else ``constant``. ``tokens``: base + per-token costs, from the trace's
+    tokens or the profile's ``tokens``. ``constant`` / ``exponential`` override a trace's service times.
+    """
+
+    kind: Literal["auto", "constant", "exponential", "tokens"] = "auto"
     seconds: float = Field(default=0.5, gt=0, description="service time (mean for exponential)")
     first_byte_fraction: float = Field(
         default=0.1, ge=0, le=1, description="share of the service time before the first byte (constant/exp.)"
     )
-    base: float = Field(default=0.05, ge=0, description="tokens: fixed cost per request, seconds")
-    per_prompt_token: float = Field(default=0.0002, ge=0, description="tokens: prefill seconds per token")
-    per_output_token: float = Field(default=0.02, ge=0, description="tokens: decode seconds per token")
+    base: float = Field(default=0.1, ge=0, description="tokens: fixed cost per request, seconds")
+    per_prompt_token: float = Field(default=0.0001, ge=0, description="tokens: prefill seconds per token")
+    per_output_token: float = Field(default=0.01, ge=0, description="tokens: decode seconds per token")
 
 
 class TokenSpec(_Strict):
-    """Token counts of a request when the arrival process does not carry them (no trace)."""
+    """Token counts of each request: for the token counters, KV-cache usage and body sizes, and for the
+    token model when a trace carries no tokens."""
 
     prompt: int = Field(default=512, ge=0)
     output: int = Field(default=128, ge=0)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from .profile import TrafficProfile
 from .service import TrafficService
-from .traces import TraceFormatError
+from .traces import TraceError
 
 MAX_BODY_BYTES = 1 << 20
 EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -79,7 +79,7 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
         except ValidationError as error:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": "invalid profile", "details": _errors(error)})
             return
-        except (OSError, TraceFormatError) as error:
+        except (OSError, TraceError) as error:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": f"trace: {error}"})
             return
         self._send_json(

@@ -36,13 +36,14 @@ class Simulation:
 
     def set_profile(self, key: DeploymentKey, profile: TrafficProfile, now: float) -> None:
         """Set a deployment's profile (creating its model if needed); it applies from ``now``."""
-        self.profiles[key] = profile
         model = self.models.get(key)
         if model is None:
             self.models[key] = DeploymentModel(key[1], profile, now, self._trace_loader)
+            self.profiles[key] = profile
             self._sync_pods(key, now)
         else:
             model.set_profile(profile, now)
+            self.profiles[key] = profile
 
     def delete_profile(self, key: DeploymentKey, now: float) -> bool:
         """Drop a deployment's profile (it falls back to the default); False if it had none."""

@@ -17,10 +17,10 @@ from hack.trafficsim.arrivals import PoissonSchedule, TraceReplay
 from hack.trafficsim.exposition import render_pod_metrics
 from hack.trafficsim.model import DeploymentModel, PodPresence
 from hack.trafficsim.pods import pod_info
-from hack.trafficsim.profile import TrafficProfile
+from hack.trafficsim.profile import ServiceSpec, TokenSpec, TraceSpec, TrafficProfile
 from hack.trafficsim.simulation import PodInfo, Simulation
 from hack.trafficsim.targets import DEPLOYMENT_META_LABEL, TargetWriter, target_groups
-from hack.trafficsim.traces import TraceFormatError, TraceRecord, load_trace
+from hack.trafficsim.traces import TraceError, TraceRequest, load_trace
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
@@ -28,31 +28,39 @@ from pydantic import ValidationError
 from modelscaler.metrics.contract import ASYNC_QUEUE_GAUGE, ENGINE_METRICS, Engine
 
 
-def no_trace(path: str, trace_format: str, spread: float | None) -> Sequence[TraceRecord]:
+def no_trace(trace: TraceSpec, service: ServiceSpec, tokens: TokenSpec, seed: int) -> Sequence[TraceRequest]:
     raise AssertionError("this test loads no trace")
 
 
 def model_with(
-    profile: dict[str, Any], pods: Sequence[str] = ("a",), records: Sequence[TraceRecord] = ()
+    profile: dict[str, Any], pods: Sequence[str] = ("a",), requests: Sequence[TraceRequest] = ()
 ) -> DeploymentModel:
-    """A model at t=0 with the given profile and Ready pods; ``records`` replace any trace file."""
+    """A model at t=0 with the given profile and Ready pods; ``requests`` stand for any trace file."""
 
-    def loader(path: str, trace_format: str, spread: float | None) -> Sequence[TraceRecord]:
-        return records
+    def loader(
+        trace: TraceSpec, service: ServiceSpec, tokens: TokenSpec, seed: int
+    ) -> Sequence[TraceRequest]:
+        return requests
 
     model = DeploymentModel(
-        "demo", TrafficProfile.model_validate(profile), 0.0, loader if records else no_trace
+        "demo", TrafficProfile.model_validate(profile), 0.0, loader if requests else no_trace
     )
     model.set_pods({name: PodPresence(f"uid-{name}", True) for name in pods}, 0.0)
     return model
 
 
-def trace_profile(**overrides: Any) -> dict[str, Any]:
-    return {"trace": {"path": "unused", "format": "csv"}, **overrides}
+def trace_profile(seconds: float, **overrides: Any) -> dict[str, Any]:
+    """Arrivals from a trace, each served in a constant ``seconds``."""
+    return {
+        "trace": {"path": "unused", "format": "csv"},
+        "service": {"kind": "constant", "seconds": seconds},
+        **overrides,
+    }
 
 
-def at(*offsets: float) -> list[TraceRecord]:
-    return [TraceRecord(offset) for offset in offsets]
+def at(*offsets: float) -> list[TraceRequest]:
+    """Trace requests arriving at these offsets (their own service times are overridden by the profile)."""
+    return [TraceRequest(float(offset), 99.0) for offset in offsets]
 
 
 def run_sampling(model: DeploymentModel, until: float, step: float) -> list[int]:
@@ -111,12 +119,12 @@ def test_a_schedule_ending_at_rate_zero_stops() -> None:
 
 def test_trace_replay_compresses_and_loops() -> None:
     replay = TraceReplay(
-        [TraceRecord(0.0, 10, 2), TraceRecord(10.0), TraceRecord(20.0)], 5.0, 10.0, loop=True
+        [TraceRequest(0.0, 1.0), TraceRequest(10.0, 1.0), TraceRequest(20.0, 1.0)], 5.0, 10.0, True
     )
     times = [replay.pop().time for _ in range(5)]
     # Span = last offset + mean gap = 30 trace seconds = 3 simulated seconds per round.
     assert times == pytest.approx([5.0, 6.0, 7.0, 8.0, 9.0])
-    once = TraceReplay([TraceRecord(0.0), TraceRecord(4.0)], 0.0, 2.0, loop=False)
+    once = TraceReplay([TraceRequest(0.0, 1.0), TraceRequest(4.0, 1.0)], 0.0, 2.0, loop=False)
     assert [once.pop().time, once.pop().time] == [0.0, 2.0]
     assert once.peek() is None
 
@@ -165,7 +173,7 @@ def test_beyond_the_queue_limit_requests_are_refused_with_503() -> None:
 
 def test_least_loaded_pod_gets_the_request() -> None:
     # Three requests at t=0 and t=0.5 for pods a and b of capacity 1, then pod c turns Ready at t=1.
-    model = model_with(trace_profile(capacity=1, service={"seconds": 10}), ("a", "b"), at(0.0, 0.0, 0.5, 2.0))
+    model = model_with(trace_profile(10, capacity=1), ("a", "b"), at(0.0, 0.0, 0.5, 2.0))
     model.advance(0.6)
     assert [len(model.pods[name].running) for name in ("a", "b")] == [1, 1]
     assert sum(len(model.pods[name].waiting) for name in ("a", "b")) == 1
@@ -184,7 +192,7 @@ def test_load_spreads_evenly_over_ready_pods() -> None:
 def test_degradation_slows_service_above_the_per_pod_load() -> None:
     # Four simultaneous requests: the 3rd and 4th start with 3 and 4 at the pod (> 2), so take 3 x 1 s.
     model = model_with(
-        trace_profile(capacity=10, degrade={"above": 2, "factor": 3}, service={"seconds": 1}),
+        trace_profile(1, capacity=10, degrade={"above": 2, "factor": 3}),
         ("a",),
         at(0, 0, 0, 0),
     )
@@ -195,7 +203,7 @@ def test_degradation_slows_service_above_the_per_pod_load() -> None:
 
 
 def test_without_ready_pods_requests_wait_then_time_out() -> None:
-    model = model_with(trace_profile(timeout=5, service={"seconds": 1}), (), at(0.0, 1.0, 7.0))
+    model = model_with(trace_profile(1, timeout=5), (), at(0.0, 1.0, 7.0))
     model.advance(6.5)
     assert model.totals.timed_out == 2
     model.advance(8.0)
@@ -207,7 +215,7 @@ def test_without_ready_pods_requests_wait_then_time_out() -> None:
 
 
 def test_a_deleted_pod_drops_its_running_requests_and_hands_over_its_queue() -> None:
-    model = model_with(trace_profile(capacity=1, service={"seconds": 10}), ("a", "b"), at(0, 0, 0, 0))
+    model = model_with(trace_profile(10, capacity=1), ("a", "b"), at(0, 0, 0, 0))
     model.advance(1.0)
     model.set_pods({"b": PodPresence("uid-b", True)}, 1.0)
     assert model.totals.dropped == 1
@@ -218,7 +226,7 @@ def test_a_deleted_pod_drops_its_running_requests_and_hands_over_its_queue() -> 
 
 
 def test_an_unready_pod_finishes_its_requests_but_takes_no_new_ones() -> None:
-    model = model_with(trace_profile(capacity=1, service={"seconds": 2}), ("a", "b"), at(0, 0, 1, 1))
+    model = model_with(trace_profile(2, capacity=1), ("a", "b"), at(0, 0, 1, 1))
     model.set_pods({"a": PodPresence("uid-a", False), "b": PodPresence("uid-b", True)}, 0.5)
     model.advance(10.0)
     assert model.pods["a"].counters.responses["200"] == 1
@@ -334,7 +342,7 @@ def test_every_series_the_operator_reads_is_exported(engine: Engine) -> None:
 
 
 def test_queue_and_service_time_add_up_to_the_duration() -> None:
-    model = model_with(trace_profile(capacity=1, service={"seconds": 2}), ("a",), at(0, 0, 1))
+    model = model_with(trace_profile(2, capacity=1), ("a",), at(0, 0, 1))
     model.advance(10.0)
     counters = model.pods["a"].counters
     assert counters.queue_time.sum == pytest.approx(0 + 2 + 3)
@@ -371,56 +379,59 @@ def test_async_mode_exports_the_queue() -> None:
 # ----- traces -----------------------------------------------------------------------------------------------
 
 
-def test_azure_trace_rows_become_offsets_with_tokens(tmp_path: Path) -> None:
+def test_traces_are_read_with_the_token_service_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     trace = tmp_path / "azure.csv"
     trace.write_text(
         "TIMESTAMP,ContextTokens,GeneratedTokens\n"
-        "2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n"
+        "2023-11-16 18:15:46.6805900,1000,40\n2023-11-16 18:15:50.9951690,2000,100\n"
     )
-    records = load_trace(str(trace), "azure")
-    assert records[0] == TraceRecord(0.0, 374, 44)
-    assert records[1].offset == pytest.approx(4.314579)
-    assert records[1].prompt_tokens == 396
-
-
-def test_mooncake_ticks_are_spread_over_three_seconds(tmp_path: Path) -> None:
-    trace = tmp_path / "mooncake.jsonl"
-    rows = [(0, 10, 1), (0, 20, 2), (0, 30, 3), (3000, 40, 4)]
-    trace.write_text(
-        "\n".join(json.dumps({"timestamp": t, "input_length": i, "output_length": o}) for t, i, o in rows)
-    )
-    assert [record.offset for record in load_trace(str(trace), "mooncake")] == pytest.approx([0, 1, 2, 3])
-    assert [record.offset for record in load_trace(str(trace), "mooncake", 0)] == pytest.approx([0, 0, 0, 3])
-
-
-def test_plain_csv_with_header_and_service_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    trace = tmp_path / "plain.csv"
-    trace.write_text("timestamp,service_seconds\n100.5,0.2\n101.0,\n102.5,1.5\n")
     monkeypatch.setenv("TRACE_DIR", str(tmp_path))
-    records = load_trace("$TRACE_DIR/plain.csv", "csv")
-    assert records == (TraceRecord(0.0, None, None, 0.2), TraceRecord(0.5), TraceRecord(2.0, None, None, 1.5))
+    service = ServiceSpec(base=0.1, per_prompt_token=0.0001, per_output_token=0.01)
+    requests = load_trace(TraceSpec(path="$TRACE_DIR/azure.csv", format="azure"), service, TokenSpec(), 0)
+    assert [request.arrival for request in requests] == pytest.approx([0.0, 4.314579])
+    assert [request.service for request in requests] == pytest.approx([0.1 + 0.1 + 0.4, 0.1 + 0.2 + 1.0])
+    assert [request.prefill for request in requests] == pytest.approx([0.2, 0.3])
 
 
-def test_a_malformed_trace_names_its_line(tmp_path: Path) -> None:
-    trace = tmp_path / "broken.csv"
-    trace.write_text("1.0\n2.0\nnot-a-number\n")
-    with pytest.raises(TraceFormatError, match="line 3"):
-        load_trace(str(trace), "csv")
+def test_a_trace_that_fails_to_load_leaves_the_profile_in_place(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text("1.0\n2.0\nnot-a-number\n")
+    model = DeploymentModel("demo", TrafficProfile(rate=1.0), 0.0, load_trace)
+    with pytest.raises(TraceError, match="3"):
+        model.set_profile(
+            TrafficProfile.model_validate({"trace": {"path": str(broken), "format": "csv"}}), 1.0
+        )
+    assert model.profile.rate == 1.0
 
 
-def test_trace_service_seconds_override_the_service_model() -> None:
-    records = [TraceRecord(0.0, service_seconds=2.5), TraceRecord(1.0, 100, 10)]
+def test_a_trace_gives_service_and_first_byte_unless_the_profile_overrides_them() -> None:
+    requests = [TraceRequest(0.0, 2.5), TraceRequest(1.0, 1.6, 1.1)]
+    replayed = model_with({"trace": {"path": "unused"}}, ("a",), requests)
+    replayed.advance(10.0)
+    counters = replayed.pods["a"].counters
+    # The trace's service times; the first byte at its prefill, or 10 % of the service without one.
+    assert counters.duration.sum == pytest.approx(2.5 + 1.6)
+    assert counters.first_byte.sum == pytest.approx(0.25 + 1.1)
+    constant = model_with(trace_profile(0.5), ("a",), requests)
+    constant.advance(10.0)
+    assert constant.pods["a"].counters.duration.sum == pytest.approx(1.0)
+
+
+def test_token_service_without_a_trace_uses_the_profile_tokens() -> None:
     model = model_with(
-        trace_profile(
-            service={"kind": "tokens", "base": 0.1, "per_prompt_token": 0.01, "per_output_token": 0.05}
-        ),
-        ("a",),
-        records,
+        {
+            "rate": 2,
+            "seed": 1,
+            "service": {"kind": "tokens", "base": 0.2, "per_prompt_token": 0.001, "per_output_token": 0.01},
+            "tokens": {"prompt": 300, "output": 50},
+        }
     )
-    model.advance(10.0)
-    # 2.5 s from the trace; 0.1 + 100 x 0.01 + 10 x 0.05 = 1.6 s from the tokens.
-    assert model.pods["a"].counters.duration.sum == pytest.approx(2.5 + 1.6)
-    assert model.pods["a"].counters.first_byte.sum == pytest.approx(0.25 + 1.1)
+    model.advance(30.0)
+    service_times = model.pods["a"].counters.service_time
+    assert service_times.count > 30
+    assert service_times.sum / service_times.count == pytest.approx(0.2 + 0.3 + 0.5)
 
 
 # ----- profile validation -----------------------------------------------------------------------------------
