@@ -10,8 +10,10 @@ and `kubectl get md` show what the schema promises.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +55,16 @@ def crd(cluster: Cluster) -> str:
     return CRD_NAME
 
 
+@pytest.fixture(scope="module")
+def dry_run_namespace(cluster: Cluster, crd: str) -> Iterator[str]:
+    """One namespace for the dry runs of this module (nothing is stored in it, so nothing can leak
+    between tests); a namespace per test would cost more than the checks themselves."""
+    name = f"crd-dry-run-{os.getpid()}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
 def dry_run(cluster: Cluster, namespace: str, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """`kubectl apply --dry-run=server` of one manifest; the object is validated, never stored."""
     return cluster.kubectl(
@@ -70,16 +82,18 @@ def pydantic_accepts(manifest: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_every_example_is_accepted(cluster: Cluster, namespace: str, crd: str, example: Path) -> None:
-    result = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(example), check=False)
+def test_every_example_is_accepted(cluster: Cluster, dry_run_namespace: str, example: Path) -> None:
+    result = cluster.kubectl(
+        "apply", "--dry-run=server", "-n", dry_run_namespace, "-f", str(example), check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("case", MALFORMED, ids=lambda c: c.case_id)
 def test_malformed_manifests_are_refused_naming_the_field(
-    cluster: Cluster, namespace: str, crd: str, case: Malformed
+    cluster: Cluster, dry_run_namespace: str, case: Malformed
 ) -> None:
-    result = dry_run(cluster, namespace, case.manifest(name=case.case_id[:63]))
+    result = dry_run(cluster, dry_run_namespace, case.manifest(name=case.case_id[:63]))
     assert result.returncode != 0, f"accepted: {case.case_id}"
     assert case.field in result.stderr, result.stderr
 
@@ -145,9 +159,9 @@ def test_get_prints_the_columns_from_spec_and_status(cluster: Cluster, namespace
 @SERVER_CHECKS
 @given(manifest=valid_manifests())
 def test_specs_drawn_from_the_rules_are_accepted_by_both(
-    cluster: Cluster, namespace: str, crd: str, manifest: dict[str, Any]
+    cluster: Cluster, dry_run_namespace: str, manifest: dict[str, Any]
 ) -> None:
-    result = dry_run(cluster, namespace, manifest)
+    result = dry_run(cluster, dry_run_namespace, manifest)
     assert result.returncode == 0, result.stderr
     assert pydantic_accepts(manifest)
 
@@ -155,9 +169,9 @@ def test_specs_drawn_from_the_rules_are_accepted_by_both(
 @SERVER_CHECKS
 @given(broken=broken_manifests())
 def test_specs_breaking_one_rule_are_refused_by_both(
-    cluster: Cluster, namespace: str, crd: str, broken: tuple[str, dict[str, Any]]
+    cluster: Cluster, dry_run_namespace: str, broken: tuple[str, dict[str, Any]]
 ) -> None:
     rule, manifest = broken
-    result = dry_run(cluster, namespace, manifest)
+    result = dry_run(cluster, dry_run_namespace, manifest)
     assert result.returncode != 0, f"the server accepted a spec breaking {rule}"
     assert not pydantic_accepts(manifest), f"pydantic accepted a spec breaking {rule}"
