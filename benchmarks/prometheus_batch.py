@@ -12,6 +12,7 @@ for a few scrapes, then times full batches through `PrometheusSource`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.server
 import shutil
 import socket
@@ -105,6 +106,11 @@ def exposition(deployments: list[tuple[DeploymentQuery, Engine]], now: float) ->
 
 def serve(deployments: list[tuple[DeploymentQuery, Engine]]) -> http.server.ThreadingHTTPServer:
     class Handler(http.server.BaseHTTPRequestHandler):
+        def handle(self) -> None:
+            # Prometheus may give up on a slow scrape; it retries at the next interval.
+            with contextlib.suppress(BrokenPipeError):
+                super().handle()
+
         def do_GET(self) -> None:
             data = exposition(deployments, time.time()).encode()
             self.send_response(200)
@@ -186,6 +192,11 @@ def time_batches(count: int, batches: int) -> None:
                         f"batch {i + 1}: {batch.query_count} queries, {batch.seconds:.3f} s, "
                         f"{known}/{count} deployments with known concurrency, {failed} failed queries"
                     )
+                slowest = sorted(batch.timings, key=lambda t: t.seconds, reverse=True)[:3]
+                print(
+                    "slowest queries of the last batch: "
+                    + ", ".join(f"{t.name} {t.seconds:.2f} s" for t in slowest)
+                )
             print(
                 f"one batch for {count} deployments: median {statistics.median(seconds):.3f} s, "
                 f"min {min(seconds):.3f} s, max {max(seconds):.3f} s "
