@@ -42,6 +42,7 @@ SCRAPE_INTERVAL_SECONDS = 1.0
 PROMETHEUS_RETENTION = "6h"
 PROMETHEUS_INSTALL_COMMAND = "apt-get update && apt-get install -y --no-install-recommends prometheus"
 STATE_FILE = "state.json"
+POD_CIDR = "10.0.0.0/16"
 
 _started_at = time.monotonic()
 
@@ -178,6 +179,7 @@ class ClusterState:
     file_sd_dir: str
     scrape_interval_seconds: float
     node_count: int
+    control_plane_pids: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -405,6 +407,9 @@ def kwokctl_create_argv(state: ClusterState, binaries: Binaries, config_path: Pa
         str(binaries.etcd_dir / "etcd"),
         "--kwok-controller-binary",
         str(binaries.kwok_dir / "kwok"),
+        # Fake pod IPs (nothing listens on them) from a range large enough for every test's pods.
+        "--extra-args",
+        f"kwok-controller=cidr={POD_CIDR}",
         "--timeout",
         "120s",
     ]
@@ -467,6 +472,22 @@ def apiserver_ready(state: ClusterState) -> bool:
     return kubectl_run(state, ["get", "--raw", "/readyz"], check=False).returncode == 0
 
 
+def while_control_plane_runs(
+    state: ClusterState, check: Callable[[ClusterState], bool]
+) -> Callable[[], bool]:
+    """`check` as a wait_until predicate that fails at once, with the log's end, when a component exited."""
+
+    def checked() -> bool:
+        for component, pid in kwok_pids(state).items():
+            if not pid_alive(pid):
+                log = Path(state.kwok_workdir) / "clusters" / state.name / "logs" / f"{component}.log"
+                tail = log.read_text(errors="replace").splitlines()[-5:] if log.is_file() else []
+                raise ClusterError(f"{component} exited; the end of {log}:\n" + "\n".join(tail))
+        return check(state)
+
+    return checked
+
+
 def is_healthy(state: ClusterState) -> bool:
     """True when the API server and Prometheus both answer."""
     return apiserver_ready(state) and http_ok(f"{state.prometheus_url}/-/ready")
@@ -519,10 +540,16 @@ def up(name: str = DEFAULT_NAME, node_count: int = DEFAULT_NODE_COUNT) -> Cluste
         progress(f"starting the control plane (Kubernetes {versions['KUBERNETES_VERSION']})")
         with open(state_dir / "kwokctl.log", "ab") as log:
             subprocess.run(argv, check=True, stdout=log, stderr=log, env=state.kwok_env(), timeout=300)
-        wait_until(lambda: apiserver_ready(state), 120, "the kube-apiserver")
+        wait_until(while_control_plane_runs(state, apiserver_ready), 120, "the kube-apiserver")
+        state.control_plane_pids = kwok_pids(state)
+        state.save()
         progress(f"creating {node_count} fake GPU nodes")
         kubectl_run(state, ["apply", "-f", "-"], input_text=node_manifests(node_count))
-        wait_until(lambda: nodes_ready(state) >= node_count, 60, f"{node_count} Ready nodes")
+        wait_until(
+            while_control_plane_runs(state, lambda s: nodes_ready(s) >= node_count),
+            60,
+            f"{node_count} Ready nodes",
+        )
         service_account = ["-n", "default", "get", "serviceaccount", "default"]
         wait_until(
             lambda: kubectl_run(state, service_account, check=False).returncode == 0,
@@ -540,14 +567,18 @@ def up(name: str = DEFAULT_NAME, node_count: int = DEFAULT_NODE_COUNT) -> Cluste
     return state
 
 
-def running_pids(state: ClusterState) -> dict[str, int]:
-    """Process ids of what the cluster runs: the control plane (from kwokctl's pid files) and Prometheus."""
+def kwok_pids(state: ClusterState) -> dict[str, int]:
+    """Process ids of the control plane, from the pid files kwokctl writes."""
     pids: dict[str, int] = {}
     for pid_file in state.kwok_pid_files():
         with contextlib.suppress(ValueError, OSError):
             pids[pid_file.stem] = int(pid_file.read_text().strip())
-    pids["prometheus"] = state.prometheus_pid
     return pids
+
+
+def running_pids(state: ClusterState) -> dict[str, int]:
+    """Process ids of what the cluster runs: the control plane and Prometheus."""
+    return {**state.control_plane_pids, **kwok_pids(state), "prometheus": state.prometheus_pid}
 
 
 def down(name: str = DEFAULT_NAME, state: ClusterState | None = None) -> None:

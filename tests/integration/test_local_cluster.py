@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tests.support.cluster import Cluster, Prometheus, PrometheusQueryError, wait_for
+from tests.support.cluster import Cluster, Prometheus, PrometheusQueryError, unique_namespace_name, wait_for
 
 START_DELAY = "modelscaler.io/start-delay"
 FAIL_REASON = "modelscaler.io/fail-reason"
@@ -102,15 +103,23 @@ def parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def watch_pods(
+def apply_and_watch_pods(
     cluster: Cluster,
     namespace: str,
+    manifest: str,
     done: Callable[[dict[str, dict[str, Any]]], bool],
     timeout: float = 90.0,
 ) -> list[dict[str, Any]]:
-    """Every version of the namespace's pods the API server sends, until `done(latest by name)` holds."""
+    """Apply `manifest`, then return every version of the namespace's pods until `done(latest by name)`.
+
+    The watch starts from the resource version read before the apply, so no version is missed
+    however long the client takes to connect.
+    """
     from kubernetes import client, watch
 
+    listing = cluster.kubectl("-n", namespace, "get", "pods", "-o", "jsonpath={.metadata.resourceVersion}")
+    resource_version = listing.stdout.strip()
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=manifest)
     history: list[dict[str, Any]] = []
     latest: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
@@ -119,8 +128,15 @@ def watch_pods(
         while time.monotonic() < deadline:
             stream = watch.Watch()
             remaining = max(1, int(deadline - time.monotonic()))
-            for event in stream.stream(core.list_namespaced_pod, namespace, timeout_seconds=remaining):
+            events = stream.stream(
+                core.list_namespaced_pod,
+                namespace,
+                resource_version=resource_version,
+                timeout_seconds=remaining,
+            )
+            for event in events:
                 pod = api.sanitize_for_serialization(event["object"])
+                resource_version = pod["metadata"]["resourceVersion"]
                 history.append(pod)
                 latest[pod["metadata"]["name"]] = pod
                 if done(latest):
@@ -130,12 +146,11 @@ def watch_pods(
 
 
 def test_deployment_pods_become_ready_only_after_their_start_delay(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl(
-        "-n", namespace, "apply", "-f", "-", input=deployment_manifest("slow", 3, {START_DELAY: "5s"})
-    )
-
-    history = watch_pods(
-        cluster, namespace, lambda pods: len(pods) == 3 and all(is_ready(p) for p in pods.values())
+    history = apply_and_watch_pods(
+        cluster,
+        namespace,
+        deployment_manifest("slow", 3, {START_DELAY: "5s"}),
+        lambda pods: len(pods) == 3 and all(is_ready(p) for p in pods.values()),
     )
 
     names = {pod["metadata"]["name"] for pod in history}
@@ -157,8 +172,12 @@ def test_deployment_pods_become_ready_only_after_their_start_delay(cluster: Clus
 
 
 def test_one_pod_of_a_deployment_restarts_after_oomkilled(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=deployment_manifest("model", 2, {}))
-    watch_pods(cluster, namespace, lambda pods: len(pods) == 2 and all(is_ready(p) for p in pods.values()))
+    apply_and_watch_pods(
+        cluster,
+        namespace,
+        deployment_manifest("model", 2, {}),
+        lambda pods: len(pods) == 2 and all(is_ready(p) for p in pods.values()),
+    )
     pods = json.loads(cluster.kubectl("-n", namespace, "get", "pods", "-o", "json").stdout)["items"]
     victim, bystander = sorted(pod["metadata"]["name"] for pod in pods)
 
@@ -194,10 +213,11 @@ def test_one_pod_of_a_deployment_restarts_after_oomkilled(cluster: Cluster, name
 
 def test_crash_while_loading_the_model_never_becomes_ready(cluster: Cluster, namespace: str) -> None:
     annotations = {START_DELAY: "3s", FAIL_REASON: "Error", FAIL_DURING: "loading", FAIL_AFTER: "1s"}
-    cluster.kubectl("-n", namespace, "apply", "-f", "-", input=pod_manifest("loader", annotations))
-
-    history = watch_pods(
-        cluster, namespace, lambda pods: container_status(pods.get("loader", {})).get("restartCount", 0) >= 2
+    history = apply_and_watch_pods(
+        cluster,
+        namespace,
+        pod_manifest("loader", annotations),
+        lambda pods: container_status(pods.get("loader", {})).get("restartCount", 0) >= 2,
     )
 
     assert not any(is_ready(pod) for pod in history), "a pod that crashes while loading was Ready"
@@ -313,3 +333,12 @@ def test_prometheus_restarts_on_its_port_with_its_data(prometheus: Prometheus, n
     kept = prometheus.query(f"count_over_time({query}[10m] @ {scraped_before_stop:.3f})")
     assert kept, "samples scraped before the restart are gone"
     assert float(kept[0]["value"][1]) >= 1
+
+
+def test_namespace_names_are_valid_and_unique() -> None:
+    long_name = "test_a_very_long_parametrised_name[case-with_UPPER.and.dots-" + "x" * 80 + "]"
+    names = {unique_namespace_name(long_name) for _ in range(50)}
+    assert len(names) == 50
+    for name in names:
+        assert len(name) <= 63
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
