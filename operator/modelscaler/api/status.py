@@ -137,8 +137,8 @@ class Recommendation(StatusModel):
     suggested: str = Field(max_length=128)
     """The suggested value."""
 
-    reason: Reason
-    """The diagnosis condition behind it, e.g. Thrashing."""
+    reason: str = Field(max_length=1024)
+    """Why this value, in words (e.g. "cover the observed reversal period")."""
 
     evidence: Message = ""
     """What was observed, in figures."""
