@@ -8,6 +8,7 @@ query becomes a typed Unknown for the deployments it covers; nothing is ever rea
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -154,45 +155,52 @@ class PrometheusSource:
         """`collect` in a worker thread, so the event loop never waits on Prometheus."""
         return await asyncio.to_thread(self.collect, deployments)
 
+    def batch_deadline(self, query_count: int) -> float:
+        """Seconds a batch of `query_count` queries may take: each query its timeout, in as many
+        rounds as the query threads need, plus a second of grace."""
+        rounds = math.ceil(query_count / self.settings.max_parallel_queries)
+        return self.settings.timeout_seconds * max(rounds, 1) + 1.0
+
     def run(
         self, queries: Iterable[PlannedQuery], timings: list[QueryTiming] | None = None
     ) -> dict[str, QueryResult]:
-        """Runs `queries` in parallel; each has `timeout_seconds` (plus a second of grace) to answer."""
+        """Runs `queries` in parallel threads, each with `timeout_seconds`; what has not answered by
+        `batch_deadline` is a Timeout."""
         queries = list(queries)
-        started = {q.name: time.monotonic() for q in queries}
-        futures: dict[str, Future[QueryResult]] = {
+        futures: dict[str, Future[tuple[QueryResult, float]]] = {
             q.name: self._pool.submit(self._run_one, q) for q in queries
         }
-        done, _ = wait_futures(futures.values(), timeout=self.settings.timeout_seconds + 1.0)
+        done, _ = wait_futures(futures.values(), timeout=self.batch_deadline(len(queries)))
         results: dict[str, QueryResult] = {}
         for q in queries:
             future = futures[q.name]
+            seconds = self.settings.timeout_seconds
             if future in done:
-                results[q.name] = future.result()
+                results[q.name], seconds = future.result()
             else:
                 future.cancel()
                 results[q.name] = QueryFailed(
-                    Unknown(
-                        UnknownKind.TIMEOUT, q.name, f"no answer within {self.settings.timeout_seconds:g} s"
-                    )
+                    Unknown(UnknownKind.TIMEOUT, q.name, "no answer within the batch deadline")
                 )
             if timings is not None:
                 outcome = results[q.name]
-                timings.append(
-                    QueryTiming(
-                        q.name,
-                        time.monotonic() - started[q.name],
-                        outcome.unknown.kind if isinstance(outcome, QueryFailed) else None,
-                    )
-                )
+                failed = outcome.unknown.kind if isinstance(outcome, QueryFailed) else None
+                timings.append(QueryTiming(q.name, seconds, failed))
         return results
 
-    def _run_one(self, query: PlannedQuery) -> QueryResult:
+    def _run_one(self, query: PlannedQuery) -> tuple[QueryResult, float]:
+        """One query in a worker thread: its typed result and how long it took."""
         stale_after = self.options.stale_after
+        # Samples are judged against the time the query was sent: Prometheus evaluates it at
+        # or after that moment, however long the answer then takes to arrive.
+        sent = self.clock()
+        started = time.monotonic()
+        timeout = f"{self.settings.timeout_seconds:g}s"
         try:
-            raw = self._client.custom_query(query.promql)
+            raw = self._client.custom_query(query.promql, params={"timeout": timeout})
         except Exception as error:  # every failure becomes a typed outcome below
-            outcome = classify_exception(query.name, error, self.clock(), stale_after)
+            outcome = classify_exception(query.name, error, sent, stale_after)
             log.warning("prometheus query failed", query=query.name, reason=outcome.unknown.reason)
-            return outcome
-        return parse_result(query.name, raw, query.parse_options(self.clock(), stale_after))
+            return outcome, time.monotonic() - started
+        result = parse_result(query.name, raw, query.parse_options(sent, stale_after))
+        return result, time.monotonic() - started

@@ -84,7 +84,9 @@ def fake() -> Iterator[FakePrometheus]:
 
 
 def source_for(url: str, **settings: object) -> PrometheusSource:
-    return PrometheusSource(PrometheusSettings(url=url, timeout_seconds=1.0, **settings))
+    return PrometheusSource(
+        PrometheusSettings.model_validate({"url": url, "timeout_seconds": 1.0, **settings})
+    )
 
 
 def free_port() -> int:
@@ -127,8 +129,9 @@ def test_a_slow_answer_times_out(fake: FakePrometheus) -> None:
 
     fake.responder = slow
     with source_for(fake.url, max_parallel_queries=4) as source:
-        results = source.run(source.plan([DEPLOYMENT]).queries.values())
-    assert results
+        queries = list(source.plan([DEPLOYMENT]).queries.values())[:4]
+        results = source.run(queries)
+    assert len(results) == 4
     for result in results.values():
         assert isinstance(result, QueryFailed)
         assert result.unknown.kind is UnknownKind.TIMEOUT
@@ -175,3 +178,21 @@ def test_collect_async_leaves_the_event_loop_free(fake: FakePrometheus) -> None:
         batch = asyncio.run(tick_while_collecting(source))
     assert batch.signals[DEPLOYMENT.key].unknown["stable_concurrency"].kind is UnknownKind.NO_DATA
     assert ticks > 5  # the loop kept running while the batch waited on the server
+
+
+def test_a_slow_answer_is_judged_from_when_it_was_asked(fake: FakePrometheus) -> None:
+    """A sample evaluated when the query arrived is fresh, even if the answer takes longer than
+    two scrape intervals to come back."""
+
+    def evaluated_then_slow(_: http.server.BaseHTTPRequestHandler) -> tuple[int, str]:
+        evaluated_at = time.time()
+        time.sleep(1.5)
+        series = {"metric": {"namespace": "ns", "modeldeployment": "md"}, "value": [evaluated_at, "4"]}
+        return 200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": [series]}})
+
+    fake.responder = evaluated_then_slow
+    with source_for(fake.url, scrape_interval_seconds=0.5, timeout_seconds=5.0) as source:
+        (query,) = [q for q in source.plan([DEPLOYMENT]).queries.values() if q.name.startswith("inService")]
+        (result,) = source.run([query]).values()
+    assert not isinstance(result, QueryFailed)
+    assert result.reading(DEPLOYMENT.key) == 4.0
