@@ -309,6 +309,9 @@ def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) 
     """
     if params.capacity <= 0:
         raise ValueError(f"capacity must be positive, got {params.capacity}")
+    # Status keeps times to the millisecond; deciding on the same milliseconds makes a
+    # restart (memory to status and back) exact for any clock, not just whole seconds.
+    now = round(now, 3)
     current = obs.current_replicas
     inputs = _inputs(params, obs)
     if params.paused:

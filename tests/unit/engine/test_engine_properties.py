@@ -15,12 +15,15 @@ from hypothesis import strategies as st
 
 from modelscaler.engine import Decision, Memory, Mode, Observation, ScalingParams, decide
 
+# A Unix time with a fraction, as the operator's clock gives it.
+UNIX_START = 1_764_480_000.123456
+
 
 @dataclass(frozen=True)
 class Tick:
     """One drawn tick: seconds since the previous one and what the signals said."""
 
-    gap: int
+    gap: float
     stable: float | None
     burst: float | None
     starting_share: float  # share of the current replicas still starting
@@ -34,7 +37,7 @@ loads = st.one_of(st.none(), st.floats(min_value=0.0, max_value=15.0, allow_nan=
 known_loads = st.floats(min_value=0.0, max_value=15.0, allow_nan=False)
 ticks = st.builds(
     Tick,
-    gap=st.integers(min_value=1, max_value=40),
+    gap=st.one_of(st.integers(min_value=1, max_value=40), st.floats(min_value=0.0004, max_value=40.0)),
     stable=loads,
     burst=loads,
     starting_share=st.sampled_from([0.0, 0.0, 0.5, 1.0]),
@@ -78,14 +81,14 @@ def observation(tick: Tick, time: float, replicas: int) -> Observation:
 
 
 def replay(
-    params: ScalingParams, timeline: list[Tick], replicas: int, memory: Memory, start: int = 0
-) -> list[tuple[int, Decision, Memory]]:
+    params: ScalingParams, timeline: list[Tick], replicas: int, memory: Memory, start: float = UNIX_START
+) -> list[tuple[float, Decision, Memory]]:
     """Feeds the ticks to decide(), applying each decision: (time, decision, memory after) per tick."""
     time = start
     results = []
     for tick in timeline:
         time += tick.gap
-        decision, memory = decide(params, observation(tick, time, replicas), memory, float(time))
+        decision, memory = decide(params, observation(tick, time, replicas), memory, time)
         replicas = decision.desired
         results.append((time, decision, memory))
     return results
@@ -130,11 +133,12 @@ def test_invariants_hold_at_every_tick(
     replicas = (
         0 if start_replicas == 0 else min(max(start_replicas, params.min_replicas), params.max_replicas)
     )
-    demand_history: list[tuple[int, int]] = []
-    last_step_down: int | None = None
-    for (time, decision, memory), tick in zip(
+    demand_history: list[tuple[float, int]] = []
+    last_step_down: float | None = None
+    for (clock, decision, memory), tick in zip(
         replay(params, timeline, replicas, Memory()), timeline, strict=True
     ):
+        time = round(clock, 3)  # the engine decides on milliseconds
         current = decision.current
         # Replicas stay within [min, max].
         assert params.min_replicas <= decision.desired <= params.max_replicas, decision
