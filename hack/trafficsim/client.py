@@ -101,6 +101,13 @@ class TrafficSimProcess:
             (row for row in self.status() if (row["namespace"], row["name"]) == (namespace, name)), None
         )
 
+    def healthy(self) -> bool:
+        """True when ``/healthz`` answers 200 (the ticker runs)."""
+        try:
+            return bool(self._request("GET", "/healthz")["healthy"])
+        except TrafficSimError:
+            return False
+
     def metrics(self, namespace: str, pod: str) -> str:
         """A pod's metrics page as the simulator serves it."""
         with urllib.request.urlopen(f"{self.url}/metrics/{namespace}/{pod}", timeout=10) as response:

@@ -195,10 +195,19 @@ def test_overload_gives_5xx_and_queueing(
     assert float(waiting[0]["value"][1]) == 2
 
 
-def test_an_invalid_profile_is_refused_with_its_field(
+def test_control_api_refuses_invalid_profiles_and_serves_pod_pages(
     cluster: Cluster, namespace: str, trafficsim: TrafficSimProcess
 ) -> None:
+    assert trafficsim.healthy()
     with pytest.raises(TrafficSimError, match="capacity"):
         trafficsim.set_profile(namespace, DEPLOYMENT, {"rate": 1, "capacity": 0})
     with pytest.raises(TrafficSimError, match="404"):
         trafficsim.delete_profile(namespace, DEPLOYMENT)
+    pods = start_demo(cluster, namespace, trafficsim, {"engine": "sglang", "rate": 2, "model_name": "qwen"})
+    page = trafficsim.metrics(namespace, sorted(pods)[0])
+    assert 'sglang:num_running_reqs{model_name="qwen"}' in page
+    trafficsim.delete_profile(namespace, DEPLOYMENT)
+    idle = trafficsim.deployment_status(namespace, DEPLOYMENT)
+    assert idle is not None
+    assert idle["profile"] is None
+    assert set(idle["ready_pods"]) == pods

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hack.trafficsim.app import load_config
 from hack.trafficsim.arrivals import PoissonSchedule, TraceReplay
 from hack.trafficsim.exposition import render_pod_metrics
 from hack.trafficsim.model import DeploymentModel, PodPresence
@@ -452,6 +453,25 @@ def test_token_service_without_a_trace_uses_the_profile_tokens() -> None:
 def test_invalid_profiles_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         TrafficProfile.model_validate(body)
+
+
+def test_config_file_sets_initial_profiles_with_paths_relative_to_it(tmp_path: Path) -> None:
+    config = tmp_path / "traffic.yaml"
+    config.write_text(
+        "default: {rate: 0.5}\n"
+        "traffic:\n"
+        "  - {namespace: demo, name: llama, profile: {trace: {path: traces/a.csv, compress: 4}}}\n"
+        "  - {namespace: demo, name: clf, profile: {steps: [[0, 5], [60, 1]], period: 120}}\n"
+    )
+    default, profiles = load_config(config)
+    assert default == TrafficProfile(rate=0.5)
+    llama = profiles[("demo", "llama")]
+    assert llama.trace is not None
+    assert llama.trace.path == str(tmp_path / "traces" / "a.csv")
+    assert profiles[("demo", "clf")].step_schedule() == [(0, 5), (60, 1)]
+    config.write_text("defaults: {rate: 1}\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_config(config)
 
 
 def test_async_is_spelled_async_on_the_wire() -> None:
