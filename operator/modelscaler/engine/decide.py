@@ -35,6 +35,14 @@ and the words that explain it:
                min(stable window, delay) of the first observation (fresh start or
                restart whose status had no window).
 
+Every Decision says why in the HPA's words. reason: ScaleUp, ScaleDown,
+ScaleDownStabilized (a lower count is wanted but the delay window, the step
+spacing, the start guard or burst mode holds it), Steady, TooManyReplicas /
+TooFewReplicas (a bound holds the count where it is), Paused, MetricsUnavailable,
+Initial. limited_by: what shaped a count (TooManyReplicas, TooFewReplicas,
+ScaleUpLimit, ScaleDownLimit). message: the same in figures, e.g. "stable
+concurrency 4.2 over 60 s / capacity 0.7 -> 6; clamped to max 5; 4 -> 5".
+
 Unknown data holds (valid=False, memory unchanged). With one of the two windows
 unknown the known one may still scale up, since it proves at least that much
 load, but nothing scales down; its count goes into the window as a lower bound,
