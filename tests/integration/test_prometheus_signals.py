@@ -150,18 +150,26 @@ def vllm_pod(rate: float, running: float, waiting: float, kv: float) -> Body:
     return body
 
 
-def sglang_pod(running: float, queued: float, usage: float) -> Body:
+def sglang_pod(rate: float, running: float, queued: float, usage: float) -> Body:
     def body(now: float) -> str:
+        n = rate * (now - START)
         return "\n".join(
             [
                 f"sglang:num_running_reqs {running}",
                 f"sglang:num_queue_reqs {queued}",
                 f"sglang:token_usage {usage}",
+                histogram("sglang:e2e_request_latency_seconds", n, 2.0, BUCKETS),
+                histogram("sglang:queue_time_seconds", n, 0.5, BUCKETS),
                 "",
             ]
         )
 
     return body
+
+
+def gauge_only_pod(in_flight: float) -> Body:
+    """A generic server that exports only the in-flight gauge (no duration histogram)."""
+    return lambda _now: f"modelscaler_requests_in_flight {in_flight}\n"
 
 
 def frozen_vllm_pod(sample_time: float) -> Body:
@@ -187,7 +195,8 @@ def served(prometheus: Prometheus) -> Iterator[Served]:
         Pod(ns, "gen", "gen-1", generic_pod(rate=2.0, duration=0.5, queued=0.1, in_flight=1, waiting=0)),
         Pod(ns, "llm", "llm-0", vllm_pod(rate=1.0, running=3, waiting=2, kv=0.6)),
         Pod(ns, "llm", "llm-1", vllm_pod(rate=1.0, running=1, waiting=0, kv=0.2)),
-        Pod(ns, "sg", "sg-0", sglang_pod(running=4, queued=1, usage=0.3)),
+        Pod(ns, "sg", "sg-0", sglang_pod(rate=1.0, running=4, queued=1, usage=0.3)),
+        Pod(ns, "gauge", "gauge-0", gauge_only_pod(in_flight=2.5)),
         Pod(ns, "frozen", "frozen-0", frozen_vllm_pod(time.time() - 60)),
     ]
     group = f"signals-{ns}"
@@ -195,7 +204,7 @@ def served(prometheus: Prometheus) -> Iterator[Served]:
     settings = PrometheusSettings(url=prometheus.url, scrape_interval_seconds=prometheus.scrape_interval)
     deployments = [
         DeploymentQuery(ns, md, stable_window=STABLE, burst_window=BURST, service_window=STABLE)
-        for md in ("gen", "llm", "sg", "frozen", "absent")
+        for md in ("gen", "llm", "sg", "gauge", "frozen", "absent")
     ]
     try:
         time.sleep(2 * STABLE + 3 * prometheus.scrape_interval)
@@ -208,8 +217,14 @@ def served(prometheus: Prometheus) -> Iterator[Served]:
 
 
 def test_engines_are_detected_from_the_series(served: Served) -> None:
-    engines = {md: served.signals[(served.ns, md)].engine for md in ("gen", "llm", "sg", "frozen")}
-    assert engines == {"gen": Engine.GENERIC, "llm": Engine.VLLM, "sg": Engine.SGLANG, "frozen": Engine.VLLM}
+    engines = {md: served.signals[(served.ns, md)].engine for md in ("gen", "llm", "sg", "gauge", "frozen")}
+    assert engines == {
+        "gen": Engine.GENERIC,
+        "llm": Engine.VLLM,
+        "sg": Engine.SGLANG,
+        "gauge": Engine.GENERIC,
+        "frozen": Engine.VLLM,
+    }
 
 
 def test_generic_signals_match_what_was_served(served: Served) -> None:
@@ -259,8 +274,20 @@ def test_sglang_signals_match_what_was_served(served: Served) -> None:
     assert s.in_service == 4.0
     assert s.waiting == 1.0
     assert s.kv_cache_usage == pytest.approx(0.3)
+    assert s.request_rate == pytest.approx(1.0, rel=0.05)
+    assert s.service_time == pytest.approx(1.5, rel=0.01)  # 2 s end to end minus 0.5 s queued
+    assert s.latency_p50 == pytest.approx(1.0 + 4.0 * 0.5, rel=0.01)  # inside the (1, 5] bucket
     assert s.volume_by_class is None
     assert s.unknown["volume_by_class"].kind is UnknownKind.NOT_EXPORTED
+
+
+def test_a_generic_server_with_only_the_in_flight_gauge(served: Served) -> None:
+    s = served.signals[(served.ns, "gauge")]
+    assert s.stable_concurrency == pytest.approx(2.5)  # avg_over_time of the gauge
+    assert s.in_service == pytest.approx(2.5)  # no waiting gauge: all in flight are in service
+    assert s.request_rate is None
+    assert s.unknown["request_rate"].kind is UnknownKind.NO_DATA
+    assert s.latency_p50 is None
 
 
 def test_a_stale_series_is_unknown_never_zero(served: Served) -> None:
