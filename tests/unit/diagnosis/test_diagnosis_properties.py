@@ -137,3 +137,44 @@ def test_a_steady_well_sized_timeline_raises_nothing(
 
     assert [f.type for f in findings if f.is_problem] == []
     assert state.to_dict() == {}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    huge=st.floats(min_value=1e150, max_value=1e308),
+    tiny=st.floats(min_value=1e-300, max_value=1e-100),
+    replicas=st.integers(min_value=0, max_value=3),
+)
+def test_extreme_but_finite_figures_do_not_break_the_arithmetic(
+    huge: float, tiny: float, replicas: int
+) -> None:
+    timeline = Timeline(min_replicas=replicas, max_replicas=max(replicas, 1), tick=30.0)
+    timeline.phase(
+        3600,
+        desired=lambda t: replicas if (t // 300) % 2 else max(replicas, 1),
+        wanted_replicas=1000,
+        starting_replicas=replicas,
+        concurrency=lambda t: huge if (t // 60) % 2 else tiny,
+        arrival_concurrency=huge,
+        request_rate=tiny,
+        latency_p95=huge,
+        queue_size=lambda t: huge * (t / 3600),
+        kv_cache_usage=huge,
+        waiting_requests=huge,
+    )
+    for index in range(4):
+        timeline.restart(-60 * index, f"p{index}", reason="OOMKilled", liveness_failed=True)
+    params = ScalingParams(
+        min_replicas=replicas, max_replicas=max(replicas, 1), concurrency_target=tiny, target_utilization=tiny
+    )
+
+    findings, _ = diagnose(
+        timeline.history(memory_limit_bytes=2**62, liveness_failure_threshold=2**40),
+        params,
+        DiagnosisParams(),
+        DiagnosisState(),
+        timeline.now,
+    )
+
+    assert len(findings) == len(ConditionType)
+    assert all(finding.message for finding in findings)

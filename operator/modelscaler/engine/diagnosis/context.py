@@ -124,6 +124,11 @@ class Context:
         return f"p{self.dparams.latency_percentile:g}"
 
     @property
+    def capacity(self) -> float:
+        """Concurrency one replica carries at the target utilization (never zero, so it can divide)."""
+        return max(self.params.capacity, 1e-12)
+
+    @property
     def objective(self) -> float:
         """The latency objective in seconds."""
         return self.dparams.latency_objective_seconds

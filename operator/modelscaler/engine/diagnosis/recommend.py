@@ -15,6 +15,7 @@ from modelscaler.engine.diagnosis.text import (
     delay_to_cover,
     duration_setting,
     num,
+    whole_up,
 )
 from modelscaler.engine.types import ScalingParams
 
@@ -46,7 +47,7 @@ def more_max_replicas(
     params: ScalingParams, wanted: float, reason: str, evidence: str
 ) -> Recommendation | None:
     """maxReplicas raised to `wanted` (rounded up)."""
-    suggested = math.ceil(wanted - 1e-9)
+    suggested = whole_up(wanted)
     if suggested <= params.max_replicas:
         return None
     return Recommendation(MAX_REPLICAS, str(params.max_replicas), str(suggested), reason, evidence)
@@ -75,7 +76,7 @@ def concurrency_target(
     params: ScalingParams, value: float, reason: str, evidence: str
 ) -> Recommendation | None:
     """concurrencyTarget changed to `value` (whole requests from one up, rounded down)."""
-    suggested = concurrency_setting(value) if value < params.concurrency_target else math.ceil(value - 1e-9)
+    suggested = concurrency_setting(value) if value < params.concurrency_target else whole_up(value)
     if math.isclose(suggested, params.concurrency_target):
         return None
     return Recommendation(

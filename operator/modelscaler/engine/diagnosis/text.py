@@ -7,6 +7,15 @@ from collections.abc import Callable
 
 # The API's bound on scaleDownDelay (design brief §2: 0 ... 3600 s).
 MAX_SCALE_DOWN_DELAY = 3600.0
+# The largest count a recommendation names: absurd inputs give a large answer, never an overflow.
+COUNT_CAP = 1_000_000
+
+
+def whole_up(value: float) -> int:
+    """A count covering `value`: rounded up (ignoring float noise), at most COUNT_CAP (also inf/NaN)."""
+    if not math.isfinite(value) or value >= COUNT_CAP:
+        return COUNT_CAP
+    return math.ceil(value - 1e-9)
 
 
 def secs(value: float) -> str:
@@ -38,6 +47,8 @@ def figure_range(low: float, high: float, write: Callable[[float], str]) -> str:
 
 def num(value: float) -> str:
     """A count or load for a message or a setting: "12", "4.2", "0.35"."""
+    if not math.isfinite(value):
+        return str(value)
     if math.isclose(value, round(value), abs_tol=1e-9):
         return str(round(value))
     if abs(value) >= 1:
@@ -68,7 +79,7 @@ def delay_to_cover(observed: float, margin: float) -> float:
 def concurrency_setting(value: float) -> float:
     """A concurrencyTarget suggestion: whole requests from one up (rounded down), else one decimal."""
     if value >= 1:
-        return float(math.floor(value + 1e-9))
+        return float(math.floor(min(value, COUNT_CAP) + 1e-9))
     return max(0.1, math.floor(value * 10 + 1e-9) / 10)
 
 
@@ -83,5 +94,5 @@ def memory_quantity(size_bytes: int) -> str:
 def larger_memory(size_bytes: int, factor: float) -> str:
     """`size_bytes` x factor rounded up to 256 MiB steps (at least one step more than now): "12Gi"."""
     step = 256 * 2**20
-    steps = max(math.ceil(size_bytes * factor / step - 1e-9), size_bytes // step + 1)
+    steps = max(whole_up(size_bytes * factor / step), size_bytes // step + 1)
     return memory_quantity(steps * step)

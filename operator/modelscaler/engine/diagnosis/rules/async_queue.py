@@ -8,7 +8,7 @@ from modelscaler.engine.diagnosis.context import Context, known, slope
 from modelscaler.engine.diagnosis.model import ConditionType, Finding, Recommendation
 from modelscaler.engine.diagnosis.recommend import concurrency_target, more_max_replicas
 from modelscaler.engine.diagnosis.rules.base import absent, problem, unknown
-from modelscaler.engine.diagnosis.text import num, span
+from modelscaler.engine.diagnosis.text import num, span, whole_up
 
 KIND = ConditionType.ASYNC_BACKPRESSURE
 
@@ -26,6 +26,8 @@ def evaluate(ctx: Context) -> Finding:
             f"(needs {dparams.async_min_samples}); the server may not export a queue",
         )
     rate_of_growth = slope(points)
+    if not math.isfinite(rate_of_growth):
+        return unknown(KIND, "NoQueueData", "async queue readings too large to fit a trend")
     growth = rate_of_growth * (points[-1][0] - points[0][0])
     figures = (
         f"async queue {num(points[0][1])} -> {num(points[-1][1])} over the last {span(dparams.async_window)} "
@@ -47,7 +49,7 @@ def evaluate(ctx: Context) -> Finding:
     if latest.desired_replicas >= latest.max_replicas:
         recommendation = more_max_replicas(
             ctx.params,
-            max(latest.max_replicas + 1, math.ceil(latest.max_replicas * needed_factor - 1e-9)),
+            max(latest.max_replicas + 1, whole_up(latest.max_replicas * needed_factor)),
             "at maxReplicas: more replicas in proportion to arrivals over throughput",
             evidence,
         )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from modelscaler.engine.diagnosis.context import Context, Run, percentile
 from modelscaler.engine.diagnosis.model import ConditionType, Finding
 from modelscaler.engine.diagnosis.recommend import more_min_replicas
 from modelscaler.engine.diagnosis.rules.base import NO_SAMPLES, absent, problem, unknown
-from modelscaler.engine.diagnosis.text import num, span
+from modelscaler.engine.diagnosis.text import num, span, whole_up
 from modelscaler.engine.history import Sample
 
 KIND = ConditionType.COLD_START_DELAY
@@ -61,10 +59,10 @@ def evaluate(ctx: Context) -> Finding:
     if not loads:
         return problem(KIND, "SlowColdStarts", f"{evidence}; base load unknown")
     base_load = percentile(loads, dparams.cold_base_percentile)
-    needed = math.ceil(base_load / ctx.params.capacity - 1e-9)
+    needed = whole_up(base_load / ctx.capacity)
     base_text = (
         f"base load (p{dparams.cold_base_percentile:g} of concurrency over {span(dparams.cold_base_window)}) "
-        f"{num(base_load)} / capacity {num(ctx.params.capacity)} per replica -> {needed}"
+        f"{num(base_load)} / capacity {num(ctx.capacity)} per replica -> {needed}"
     )
     recommendation = more_min_replicas(
         ctx.params,

@@ -45,7 +45,7 @@ def evaluate(ctx: Context) -> Finding:
             f"{ctx.latency_name} latency unknown in the last {span(dparams.ctt_lookback)}",
         )
     good_load = load_meeting_objective(ctx)
-    busy_floor = dparams.ctt_min_load_share * ctx.params.capacity
+    busy_floor = dparams.ctt_min_load_share * ctx.capacity
 
     def overloaded(sample: Sample) -> bool:
         latency = ctx.latency(sample)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from modelscaler.engine.diagnosis.context import Context
 from modelscaler.engine.diagnosis.model import ConditionType, Finding
 from modelscaler.engine.diagnosis.recommend import fewer_min_replicas
 from modelscaler.engine.diagnosis.rules.base import absent, problem, unknown
-from modelscaler.engine.diagnosis.text import num, pct, span
+from modelscaler.engine.diagnosis.text import num, pct, span, whole_up
 
 KIND = ConditionType.OVERPROVISIONED
 
@@ -28,14 +26,14 @@ def evaluate(ctx: Context) -> Finding:
     if known_seconds < dparams.overprov_min_known_share * dparams.overprov_window:
         return unknown(KIND, "LoadUnknown", f"load known for {span(known_seconds)} of the last {window}")
     peak_load = max(load for _, load, _ in loads)
-    needed = max(1, math.ceil(peak_load / params.capacity - 1e-9))
+    needed = max(1, whole_up(peak_load / ctx.capacity))
     shares = [
         (load / (s.ready_replicas * params.concurrency_target), d) for s, load, d in loads if s.ready_replicas
     ]
     utilization = sum(u * d for u, d in shares) / max(sum(d for _, d in shares), 1e-9) if shares else 0.0
     figures = (
         f"over the last {window} the load needed at most {needed} replicas "
-        f"(peak concurrency {num(peak_load)} / capacity {num(params.capacity)}); "
+        f"(peak concurrency {num(peak_load)} / capacity {num(ctx.capacity)}); "
         f"utilization averaged {pct(utilization)} of the concurrency target"
     )
     if params.min_replicas <= needed or utilization >= dparams.overprov_max_utilization:

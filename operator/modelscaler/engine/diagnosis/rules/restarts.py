@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 
 from modelscaler.engine.diagnosis.context import Context
 from modelscaler.engine.diagnosis.model import ConditionType, Finding, Recommendation
 from modelscaler.engine.diagnosis.rules.base import absent, problem
-from modelscaler.engine.diagnosis.text import larger_memory, memory_quantity, span
+from modelscaler.engine.diagnosis.text import larger_memory, memory_quantity, span, whole_up
 from modelscaler.engine.history import RestartEvent
 
 KIND = ConditionType.FREQUENT_RESTARTS
@@ -75,7 +74,7 @@ def fix(ctx: Context, reason: str, restarts: Sequence[RestartEvent], evidence: s
         return Recommendation(
             f"{path}.livenessProbe.failureThreshold",
             str(threshold) if threshold else "unknown",
-            str(math.ceil(threshold * factor)) if threshold else f"{factor:g} x the current threshold",
+            str(whole_up(threshold * factor)) if threshold else f"{factor:g} x the current threshold",
             "the kubelet killed a busy server: tolerate longer probe failures (or raise timeoutSeconds; "
             "use a startupProbe for model loading)",
             evidence,
