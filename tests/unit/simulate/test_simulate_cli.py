@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -11,8 +12,12 @@ import pytest
 
 from modelscaler.cli import main as modelscaler_main
 from modelscaler.engine.history import ScaleEvent
+from modelscaler.engine.types import ScalingParams
 from modelscaler.simulate.cli import main
+from modelscaler.simulate.progress import ProgressBar
 from modelscaler.simulate.results import count_reversals
+from modelscaler.simulate.run import RunSettings, run_policies
+from modelscaler.simulate.traces import Request
 
 SPEC = """\
 apiVersion: serving.modelscaler.io/v1alpha1
@@ -141,3 +146,36 @@ def test_reversals_count_direction_changes_only() -> None:
     assert count_reversals(events) == 2
     assert count_reversals([]) == 0
     assert math.isfinite(float(count_reversals(events[:1])))
+
+
+def test_the_diagnosis_rules_see_a_thrashing_policy_over_a_replay() -> None:
+    # Two minutes at 20 requests/s, two at 2/s, for an hour: Knative (no scale-down delay) flaps,
+    # the HPA's 300-s stabilization outlasts the 240-s period and holds.
+    rng = random.Random(1)
+    requests, clock = [], 0.0
+    while clock < 3600:
+        clock += rng.expovariate(20.0 if clock % 240 < 120 else 2.0)
+        requests.append(Request(clock, 2.0))
+    params = ScalingParams(min_replicas=1, max_replicas=50, concurrency_target=4, target_utilization=0.7)
+    settings = RunSettings(replica_capacity=4, cold_start=30, objective=5)
+    knative, hpa = run_policies(requests, params, ["knative", "hpa"], settings).summaries
+    thrashing = [d for d in knative.diagnoses if d.type == "Thrashing"]
+    assert thrashing
+    assert all(d.until is not None and d.since <= d.until for d in knative.diagnoses)
+    assert knative.reversals > 10
+    assert hpa.reversals == 0
+    assert not [d for d in hpa.diagnoses if d.type == "Thrashing"]
+
+
+def test_the_progress_bar_draws_on_a_forced_stream() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(2, stream=stream, force=True)
+    bar.start("hpa")
+    bar.update(0.5)
+    bar.finish_step()
+    bar.close()
+    text = stream.getvalue()
+    assert "hpa" in text
+    assert " 25%" in text
+    assert " 50%" in text
+    assert text.endswith("\n")
