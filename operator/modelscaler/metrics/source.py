@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -108,6 +109,7 @@ class PrometheusSource:
             timeout=settings.timeout_seconds,
             method="POST",
         )
+        self._collect_lock = threading.Lock()  # one batch at a time: the detector cache is shared
         self._pool = ThreadPoolExecutor(
             max_workers=settings.max_parallel_queries, thread_name_prefix="prometheus-query"
         )
@@ -129,6 +131,10 @@ class PrometheusSource:
 
     def collect(self, deployments: Sequence[DeploymentQuery]) -> Batch:
         """Runs one tick's batch (blocking: call from a worker thread or use collect_async)."""
+        with self._collect_lock:
+            return self._collect(deployments)
+
+    def _collect(self, deployments: Sequence[DeploymentQuery]) -> Batch:
         started = time.monotonic()
         timings: list[QueryTiming] = []
         due = self.detector.due(deployments, self.clock())
