@@ -21,11 +21,28 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from pydantic import ValidationError
+from tests.support.cluster import wait_for
 from tests.unit.api.manifests import MALFORMED, Malformed, broken_manifests, valid_manifests
 
-from modelscaler.api import AutoscalingSpec, ModelDeployment
+from modelscaler.api import (
+    AutoscalingSpec,
+    ConcurrencyStatus,
+    Condition,
+    HistoryEntry,
+    LastDecision,
+    LatencyStatus,
+    ModelDeployment,
+    ModelDeploymentStatus,
+    Recommendation,
+    ScaleDownMemory,
+    diagnosis_summary,
+    set_condition,
+)
+from modelscaler.api.conditions import DIAGNOSIS_CONDITION_TYPES, STATE_CONDITION_TYPES
 from modelscaler.api.crd import CRD_PATHS
 from modelscaler.api.resource import GROUP, PLURAL
+from modelscaler.api.status import MAX_HISTORY, MAX_RECOMMENDATIONS
+from modelscaler.engine.types import Memory, WindowPoint
 
 pytestmark = pytest.mark.cluster
 
@@ -51,8 +68,16 @@ class Cluster(Protocol):
 def crd(cluster: Cluster) -> str:
     """Installs the committed CRD and waits until the API server serves it."""
     cluster.kubectl("apply", "-f", str(ROOT / CRD_PATHS[0]))
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    # Not `kubectl wait`: it fails outright when asked before the CRD has any status conditions.
+    wait_for(lambda: _established(cluster), timeout=60, message=f"CRD {CRD_NAME} established")
     return CRD_NAME
+
+
+def _established(cluster: Cluster) -> bool:
+    """Whether the API server serves the CRD (its Established condition is True)."""
+    body = json.loads(cluster.kubectl("get", "crd", CRD_NAME, "-o", "json").stdout)
+    conditions = body.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +104,61 @@ def pydantic_accepts(manifest: dict[str, Any]) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def full_status() -> ModelDeploymentStatus:
+    """A status built with the models, every list at its bound and every part filled."""
+    time_text = "2026-11-30T06:00:00Z"
+    memory = Memory(
+        window=tuple(WindowPoint(1764482400.5 + i, 40 - i) for i in range(30)),
+        burst_mode_since=1764482400.0,
+        last_scale_time=1764482400.25,
+        observing_since=1764480000,
+    )
+    conditions: list[Condition] = []
+    for condition_type in (*STATE_CONDITION_TYPES, *DIAGNOSIS_CONDITION_TYPES):
+        problem = condition_type == "Thrashing"
+        fine_when_true = condition_type in STATE_CONDITION_TYPES
+        conditions = set_condition(
+            conditions,
+            Condition(
+                type=condition_type,
+                status="True" if problem or fine_when_true else "False",
+                reason=condition_type if problem else "AsExpected",
+                message="4 reversals in 10 min" if problem else "",
+                observed_generation=1,
+            ),
+            1764482400.0,
+        )
+    change = {"time": time_text, "from": 2, "to": 3, "reason": "ScaleUp", "message": "x" * 4096}
+    return ModelDeploymentStatus(
+        observed_generation=1,
+        replicas=3,
+        ready_replicas=2,
+        starting_replicas=1,
+        desired_replicas=3,
+        selector="serving.modelscaler.io/deployment=columns-check",
+        concurrency=ConcurrencyStatus(
+            stable=4.2, burst=7.5, per_replica=2.1, target=2.8, observed_at=time_text
+        ),
+        latency=LatencyStatus(p50=0.1, p90=0.3, p95=0.45, p99=1.2),
+        mode="Burst",
+        scale_down=ScaleDownMemory.model_validate(memory.to_dict()),
+        last_decision=LastDecision.model_validate({**change, "inputs": {f"k{i}": i / 3 for i in range(32)}}),
+        history=[HistoryEntry.model_validate(change)] * MAX_HISTORY,
+        conditions=conditions,
+        recommendations=[
+            Recommendation(
+                setting="autoscaling.scaleDownDelay",
+                current="15m",
+                suggested="30m",
+                reason="r" * 1024,
+                evidence="e" * 4096,
+            )
+        ]
+        * MAX_RECOMMENDATIONS,
+        diagnosis=diagnosis_summary(conditions),
+    )
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -118,33 +198,18 @@ def test_explain_prints_the_descriptions(cluster: Cluster, crd: str) -> None:
         assert " ".join(field.description.split())[:60] in text, name
 
 
-def test_get_prints_the_columns_from_spec_and_status(cluster: Cluster, namespace: str, crd: str) -> None:
+def test_get_prints_the_columns_from_spec_and_status(
+    cluster: Cluster, namespace: str, crd: str, tmp_path: Path
+) -> None:
     name = "columns-check"
     manifest = yaml.safe_load(EXAMPLES[0].read_text())
     manifest["metadata"] = {"name": name}
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
-    status = {
-        "readyReplicas": 2,
-        "desiredReplicas": 3,
-        "ready": "2/3",
-        "startingReplicas": 1,
-        "mode": "Burst",
-        "diagnosis": "Thrashing",
-        "concurrency": {"stable": 4.2, "burst": 7.5, "perReplica": 2.1, "target": 2.8},
-        "scaleDown": {"window": [[1764482400.5, 5], [1764482460.0, 3]], "lastScaleTime": 1764482400.0},
-        "conditions": [
-            {
-                "type": "Thrashing",
-                "status": "True",
-                "reason": "Thrashing",
-                "message": "4 reversals in 10 min",
-                "lastTransitionTime": "2026-11-30T06:00:00Z",
-            }
-        ],
-    }
+    patch = tmp_path / "status.json"  # too large for a command-line argument
+    patch.write_text(json.dumps({"status": full_status().to_wire()}))
     cluster.kubectl(
         "patch", "md", name, "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", json.dumps({"status": status}),
+        "--patch-file", str(patch),
     )  # fmt: skip
     table = cluster.kubectl("get", "md", name, "-n", namespace).stdout.split("\n")
     assert table[0].split() == ["NAME", "READY", "CONCURRENCY", "TARGET", "MODE", "DIAGNOSIS", "AGE"]
@@ -152,7 +217,10 @@ def test_get_prints_the_columns_from_spec_and_status(cluster: Cluster, namespace
     wide = cluster.kubectl("get", "md", name, "-n", namespace, "-o", "wide").stdout.split("\n")[0].split()
     assert {"MIN", "MAX", "STARTING", "PER-REPLICA", "ENGINE"} <= set(wide)
     stored = json.loads(cluster.kubectl("get", "md", name, "-n", namespace, "-o", "json").stdout)
-    assert ModelDeployment.model_validate(stored).status is not None
+    assert ModelDeployment.model_validate(stored).status == full_status(), "the status did not round-trip"
+    assert Memory.from_dict(stored["status"]["scaleDown"]) == Memory.from_dict(
+        full_status().to_wire()["scaleDown"]
+    )
     cluster.kubectl("delete", "md", name, "-n", namespace, "--wait=false")
 
 
