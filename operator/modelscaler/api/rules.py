@@ -29,12 +29,17 @@ def _cel_entry(rule: str, message: str, field_path: str | None) -> dict[str, str
 
 
 @dataclass(frozen=True)
-class FieldRule:
-    """A rule on one field's value: `cel` sees it as `self`, `holds` gets the Python value."""
+class CelRule:
+    """A rule as CEL for the API server (`cel`), as Python for pydantic (`holds`), and its message."""
 
     cel: str
     message: str
     holds: Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class FieldRule(CelRule):
+    """A rule on one field's value: `cel` sees it as `self`, `holds` gets the Python value."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         def check(value: Any) -> Any:
@@ -53,12 +58,9 @@ class FieldRule:
 
 
 @dataclass(frozen=True)
-class ObjectRule:
+class ObjectRule(CelRule):
     """A rule across fields of one object; `field_path` (e.g. ".minReplicas") points the error at a field."""
 
-    cel: str
-    message: str
-    holds: Callable[[Any], bool]
     field_path: str | None = None
 
 
