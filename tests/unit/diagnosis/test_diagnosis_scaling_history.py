@@ -121,6 +121,24 @@ def test_scale_down_too_fast_fires_on_repeated_quick_comebacks() -> None:
     assert recommendation.suggested == "11m"
 
 
+def test_a_comeback_after_step_downs_counts_from_the_first_step() -> None:
+    # The engine steps down 6 -> 4 -> 2 a minute apart; the load is back a minute after the last step.
+    timeline = Timeline()
+    for _ in range(3):
+        timeline.phase(900, desired=6, concurrency=16.0)
+        timeline.phase(60, desired=4, concurrency=4.0)
+        timeline.phase(60, desired=2, concurrency=4.0)
+    timeline.phase(300, desired=6, concurrency=16.0)
+
+    finding = finding_of(timeline, TOO_FAST, scaling(scale_down_delay=300.0))
+
+    assert finding.status is ConditionStatus.TRUE
+    assert "3 scale-ups came 60 s after a scale-down" in finding.message
+    assert "2 min at most after the scale-downs began" in finding.message
+    # (current 5 min + 2 min since the first step) x 1.2 = 8.4 min -> 9 min
+    assert finding.recommendations[0].suggested == "9m"
+
+
 def test_one_planned_scale_down_is_not_scale_down_too_fast() -> None:
     timeline = Timeline()
     timeline.phase(1800, desired=6, concurrency=16.0)
