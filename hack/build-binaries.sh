@@ -12,6 +12,9 @@ source "$here/versions.env"
 cache=${MODELSCALER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelscaler}
 src="$cache/src"
 mkdir -p "$cache/bin" "$src"
+# Go from its usual install location when a non-login shell (CI, make) lacks it on PATH.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null || { echo "build-binaries.sh needs Go on PATH" >&2; exit 1; }
 export GOFLAGS="-mod=mod -buildvcs=false -trimpath"
 export CGO_ENABLED=0
 start_all=$(date +%s)

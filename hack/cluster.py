@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -31,7 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 HACK_DIR = Path(__file__).resolve().parent
@@ -493,6 +494,40 @@ def is_healthy(state: ClusterState) -> bool:
     return apiserver_ready(state) and http_ok(f"{state.prometheus_url}/-/ready")
 
 
+@contextlib.contextmanager
+def control_plane_start_lock() -> Iterator[None]:
+    """Start one control plane at a time on this machine.
+
+    kwokctl picks each component's port by probing for a free one from the same starting point, and
+    a port is only taken once the component listens: two clusters starting at once would pick the
+    same ports. The lock is held until the components listen (the nodes are Ready).
+    """
+    path = cache_root() / "clusters" / ".start.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("waiting for another cluster to finish starting")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def failure_report(state: ClusterState, lines: int = 8) -> str:
+    """The last lines of kwokctl's log, each component's log and Prometheus' log."""
+    logs = [Path(state.state_dir) / "kwokctl.log", Path(state.prometheus_log)]
+    logs += sorted((Path(state.kwok_workdir) / "clusters" / state.name / "logs").glob("*.log"))
+    report = []
+    for log in logs:
+        if log.is_file():
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            report.append(f"--- {log.name}\n" + "\n".join(tail))
+    return "\n".join(report)
+
+
 def up(name: str = DEFAULT_NAME, node_count: int = DEFAULT_NODE_COUNT) -> ClusterState:
     """Start the cluster and Prometheus (reusing a healthy one of that name) and return its state."""
     state_dir = state_dir_for(name)
@@ -537,19 +572,20 @@ def up(name: str = DEFAULT_NAME, node_count: int = DEFAULT_NODE_COUNT) -> Cluste
         config_path.write_text(kwokctl_config(binaries, versions))
         argv = kwokctl_create_argv(state, binaries, config_path)
         check_nothing_downloaded(state, argv)
-        progress(f"starting the control plane (Kubernetes {versions['KUBERNETES_VERSION']})")
-        with open(state_dir / "kwokctl.log", "ab") as log:
-            subprocess.run(argv, check=True, stdout=log, stderr=log, env=state.kwok_env(), timeout=300)
-        wait_until(while_control_plane_runs(state, apiserver_ready), 120, "the kube-apiserver")
-        state.control_plane_pids = kwok_pids(state)
-        state.save()
-        progress(f"creating {node_count} fake GPU nodes")
-        kubectl_run(state, ["apply", "-f", "-"], input_text=node_manifests(node_count))
-        wait_until(
-            while_control_plane_runs(state, lambda s: nodes_ready(s) >= node_count),
-            60,
-            f"{node_count} Ready nodes",
-        )
+        with control_plane_start_lock():
+            progress(f"starting the control plane (Kubernetes {versions['KUBERNETES_VERSION']})")
+            with open(state_dir / "kwokctl.log", "ab") as log:
+                subprocess.run(argv, check=True, stdout=log, stderr=log, env=state.kwok_env(), timeout=300)
+            wait_until(while_control_plane_runs(state, apiserver_ready), 120, "the kube-apiserver")
+            state.control_plane_pids = kwok_pids(state)
+            state.save()
+            progress(f"creating {node_count} fake GPU nodes")
+            kubectl_run(state, ["apply", "-f", "-"], input_text=node_manifests(node_count))
+            wait_until(
+                while_control_plane_runs(state, lambda s: nodes_ready(s) >= node_count),
+                60,
+                f"{node_count} Ready nodes",
+            )
         service_account = ["-n", "default", "get", "serviceaccount", "default"]
         wait_until(
             lambda: kubectl_run(state, service_account, check=False).returncode == 0,
@@ -560,7 +596,8 @@ def up(name: str = DEFAULT_NAME, node_count: int = DEFAULT_NODE_COUNT) -> Cluste
         render_prometheus_config(state)
         start_prometheus(state)
     except BaseException:
-        progress("start failed; stopping what was started")
+        progress("start failed; the end of each log follows, then what was started is stopped")
+        print(failure_report(state), file=sys.stderr)
         down(name)
         raise
     progress(f"up in {time.monotonic() - t0:.1f}s; kubeconfig {state.kubeconfig}")

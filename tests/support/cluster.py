@@ -8,6 +8,7 @@ variable MODELSCALER_CLUSTER (a cluster name or state directory, as `hack/cluste
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -192,6 +193,7 @@ class LocalCluster:
             if not local_cluster.is_healthy(state):
                 raise RuntimeError(f"{CLUSTER_ENV_VAR}={named} is not healthy; see: hack/cluster.py status")
             return cls(state, owned=False)
+        stop_abandoned_session_clusters()
         return cls(local_cluster.up(session_cluster_name()), owned=True)
 
     def close(self) -> None:
@@ -200,9 +202,24 @@ class LocalCluster:
             local_cluster.down(self.state.name, self.state)
 
 
+SESSION_PREFIX = "pytest-"
+
+
 def session_cluster_name() -> str:
     """A cluster name of its own for this test run, so that concurrent runs never share state."""
-    return f"pytest-{os.getpid()}"
+    return f"{SESSION_PREFIX}{os.getpid()}"
+
+
+def stop_abandoned_session_clusters() -> None:
+    """Stop the clusters of earlier test runs that died before their teardown (their pid is gone)."""
+    clusters_dir = local_cluster.cache_root() / "clusters"
+    for state_dir in sorted(clusters_dir.glob(f"{SESSION_PREFIX}*")):
+        owner = state_dir.name.removeprefix(SESSION_PREFIX)
+        if owner.isdigit() and not local_cluster.pid_alive(int(owner)):
+            # Another run may be cleaning up the same one at this moment.
+            cleanup_races = (local_cluster.ClusterError, OSError, ValueError, subprocess.SubprocessError)
+            with contextlib.suppress(*cleanup_races):
+                local_cluster.down(state_dir.name)
 
 
 def prepare_binaries_and_prometheus() -> None:
