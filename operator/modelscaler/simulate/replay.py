@@ -41,6 +41,8 @@ class ClusterModel:
 
     initial_replicas start Ready at time 0 (a warm deployment).
     sample_interval: how often a diagnosis Sample is recorded (seconds).
+    sample_latency: what the Samples' latency percentiles measure: "e2e" (wait +
+    service) or "ttft" (wait + prefill), to match the objective the rules judge by.
     """
 
     replica_capacity: int = 1
@@ -51,6 +53,7 @@ class ClusterModel:
     max_replicas: int = 1
     stable_window: float = 60.0
     sample_interval: float = 10.0
+    sample_latency: str = "e2e"
 
 
 @dataclass(slots=True)
@@ -110,7 +113,8 @@ class _Cluster:
         self.arrived = 0
         self.completed = 0
         self.completed_service = 0.0
-        self.completion_log: list[tuple[float, float]] = []  # (finish time, latency), in finish order
+        self.completion_log: list[tuple[float, float]] = []  # (finish time, sampled latency), in finish order
+        self.sample_ttft = model.sample_latency == "ttft"
         for _ in range(model.initial_replicas):
             self._add_replica(ready=True)
 
@@ -192,7 +196,10 @@ class _Cluster:
         self.in_service -= 1
         self.completed += 1
         self.completed_service += self.requests[index].service
-        self.completion_log.append((finish, self.latencies[index]))
+        sampled = (
+            self.waits[index] + self.requests[index].prefill if self.sample_ttft else self.latencies[index]
+        )
+        self.completion_log.append((finish, sampled))
         replica = self.replicas[key]
         replica.in_flight -= 1
         if replica.draining:

@@ -72,6 +72,7 @@ def cluster_model(requests: Sequence[Request], params: ScalingParams, settings: 
         min_replicas=params.min_replicas,
         max_replicas=params.max_replicas,
         stable_window=params.stable_window,
+        sample_latency=settings.objective_on,
     )
 
 
