@@ -57,29 +57,67 @@ def _owned_summary(body: kopf.Body) -> dict[str, Any]:
     }
 
 
-def build_registry(ensure_owned: EnsureOwned, namespaces_clusterwide: bool = True) -> kopf.OperatorRegistry:
-    """A kopf registry with our indexes and handlers; `ensure_owned` is the actuator's call."""
+def connection_info(configuration: Any) -> kopf.ConnectionInfo:
+    """Kopf's credentials from a kubernetes.client.Configuration (token, client certificate or basic auth)."""
+    header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, token = None, None
+    if header:
+        first, _, rest = header.partition(" ")
+        scheme, token = (first, rest) if rest else (None, first)
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        username=configuration.username or None,
+        password=configuration.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+    )
+
+
+def build_registry(ensure_owned: EnsureOwned, client_configuration: Any) -> kopf.OperatorRegistry:
+    """A kopf registry with our indexes and handlers.
+
+    ensure_owned: the actuator's call that keeps the Deployment and Service in line;
+    client_configuration: the kubernetes client's Configuration, whose credentials kopf reuses.
+    """
     registry = kopf.OperatorRegistry()
 
-    @kopf.index(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # The very credentials the rest of the operator uses (in-cluster or --kubeconfig).
+        return connection_info(client_configuration)
+
+    @kopf.index(GROUP, VERSION, PLURAL, id="modeldeployments", registry=registry)
     def modeldeployments(
         namespace: str | None, name: str, body: kopf.Body, **_: Any
     ) -> dict[Key, dict[str, Any]]:
         return {(namespace or "", name): dict(body)}
 
-    @kopf.index("pods", labels={POD_LABEL: kopf.PRESENT}, registry=registry)
+    @kopf.index("pods", labels={POD_LABEL: kopf.PRESENT}, id="model_pods", registry=registry)
     def model_pods(
         namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
     ) -> dict[Key, dict[str, Any]]:
         return {(namespace or "", labels[POD_LABEL]): dict(body)}
 
-    @kopf.index("apps", "v1", "deployments", labels={POD_LABEL: kopf.PRESENT}, registry=registry)
+    @kopf.index(
+        "apps",
+        "v1",
+        "deployments",
+        labels={POD_LABEL: kopf.PRESENT},
+        id="owned_deployments",
+        registry=registry,
+    )
     def owned_deployments(
         namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
     ) -> dict[Key, dict[str, Any]]:
         return {(namespace or "", labels[POD_LABEL]): _owned_summary(body)}
 
-    @kopf.index("autoscaling", "v2", "horizontalpodautoscalers", registry=registry)
+    @kopf.index("autoscaling", "v2", "horizontalpodautoscalers", id="hpa_targets", registry=registry)
     def hpa_targets(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Key, str] | None:
         ref = spec.get("scaleTargetRef", {})
         if ref.get("kind") != "Deployment" or not ref.get("name"):

@@ -100,7 +100,7 @@ async def run_operator(settings: OperatorSettings) -> int:
             telemetry.is_leader.set(1)
 
         control_loop = build_control_loop(settings, api_client, telemetry, health, is_leader)
-        registry = build_registry(build_ensure_owned(api_client, control_loop))
+        registry = build_registry(build_ensure_owned(api_client, control_loop), api_client.configuration)
 
         @kopf.on.startup(registry=registry)
         async def _configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -144,7 +144,4 @@ def main(argv: list[str]) -> int:
     """Entry point of `modelscaler run`."""
     settings = parse_settings(argv)
     configure_logging(settings.log_format, settings.log_level)
-    if settings.kubeconfig:
-        # kopf logs in through the same kubeconfig.
-        os.environ["KUBECONFIG"] = settings.kubeconfig
     return asyncio.run(run_operator(settings))

@@ -86,6 +86,8 @@ class Tracked:
     written_status: dict[str, Any] | None = None
     written_at: float | None = None
     announced: set[str] = field(default_factory=set)
+    first_seen: float | None = None
+    arrivals_seen_at: float | None = None
 
     @classmethod
     def from_status(cls, status: dict[str, Any] | None) -> Tracked:
@@ -214,6 +216,46 @@ def _ready_condition(ready: int, desired: int, generation: int | None) -> Condit
     return _cond(READY, "False", "NoReplicaReady", f"0 of {desired} replicas ready yet", generation)
 
 
+# How long after the arrival signal was last seen its absence is taken as a gap, not as a server
+# that exports no arrivals (in stable windows).
+ARRIVAL_GAP_WINDOWS = 10.0
+
+
+def _without_backlog_sizing(
+    observation: Observation, tracked: Tracked, params: ScalingParams, now: float
+) -> Observation:
+    """Withholds in-flight sizing while the arrival signal is only missing for a moment.
+
+    In-flight concurrency counts queued requests, so right after a cold start (or a
+    metrics gap) it measures the backlog, not the demand: sizing from it makes the
+    replicas the backlog would need. When arrivals are known the engine sizes from them;
+    when they are missing but were seen recently, or the deployment has been watched for
+    less than one stable window (the series may simply be too new), the tick holds
+    instead. A server that never exports arrivals falls back to in-flight sizing after
+    that first window.
+    """
+    if tracked.first_seen is None:
+        tracked.first_seen = now
+    if observation.arrival_concurrency_stable is not None:
+        tracked.arrivals_seen_at = now
+        return observation
+    if observation.stable_concurrency is None:
+        return observation
+    recently = tracked.arrivals_seen_at is not None and (
+        now - tracked.arrivals_seen_at < ARRIVAL_GAP_WINDOWS * params.stable_window
+    )
+    new = now - tracked.first_seen < params.stable_window
+    if not (recently or new):
+        return observation
+    return replace(
+        observation,
+        stable_concurrency=None,
+        burst_concurrency=None,
+        unknown_reason="the arrival rate is not known yet (series too new or a gap); in-flight concurrency "
+        "includes queued requests, so sizing waits for it",
+    )
+
+
 def _remember(tracked: Tracked, inputs: Inputs, now: float) -> None:
     """Keeps restarts and pod starts seen this tick (deduplicated), bounded in time."""
     for event in inputs.pods.restarts:
@@ -293,6 +335,7 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
         starting_replicas=inputs.pods.starting,
         current_replicas=current,
     )
+    observation = _without_backlog_sizing(observation, tracked, params, now)
     decision, memory = decide(params, observation, tracked.memory, now)
     tracked.memory = memory
     events: list[EventSpec] = []

@@ -54,6 +54,8 @@ def observe(now: float, concurrency: float | None, ready: int) -> Observation:
         current_replicas=ready,
         stable_concurrency=concurrency,
         burst_concurrency=concurrency,
+        arrival_concurrency_stable=concurrency,
+        arrival_concurrency_burst=concurrency,
         unknown_reason=None if concurrency is not None else "query concurrency failed: connection refused",
     )
 
@@ -209,3 +211,63 @@ def test_missing_deployment_asks_for_it_to_be_created() -> None:
 )
 def test_merge_patch(old: dict[str, Any] | None, new: dict[str, Any], patch: dict[str, Any]) -> None:
     assert merge_patch(old, new) == patch
+
+
+def test_backlog_is_not_sized_for_while_arrivals_are_missing_for_a_moment() -> None:
+    """Right after a cold start the in-flight count is the backlog: without arrivals, hold, don't chase it."""
+    tracked = Tracked()
+    body = md_body()  # stable window 10 s
+    backlog = Observation(
+        time=T0,
+        ready_replicas=1,
+        starting_replicas=0,
+        current_replicas=1,
+        stable_concurrency=40.0,
+        burst_concurrency=40.0,
+    )
+
+    def tick(now: float, observation: Observation) -> Any:
+        return reconcile(
+            Inputs(
+                body=body,
+                deployment={"replicas": 1, "status_replicas": 1, "owners": ["u-1"]},
+                pods=PodSummary(ready=1),
+                observation=observation,
+                readings=Readings(),
+            ),
+            tracked,
+            now,
+        )
+
+    assert tick(T0, backlog).scale_to is None  # series too new: hold
+    assert tracked.desired == 1
+    # Arrivals appear: size from them (1 replica), not from the backlog of 40.
+    arrivals = Observation(
+        time=T0 + 2,
+        ready_replicas=1,
+        starting_replicas=0,
+        current_replicas=1,
+        stable_concurrency=40.0,
+        burst_concurrency=40.0,
+        arrival_concurrency_stable=1.0,
+        arrival_concurrency_burst=1.0,
+    )
+    assert tick(T0 + 2, arrivals).scale_to is None
+    # A gap in the arrival signal later on holds as well.
+    assert tick(T0 + 30, backlog).scale_to is None
+    # A server that never exports arrivals is sized from in-flight once the first window has passed.
+    fresh = Tracked()
+    tracked = fresh
+    tick(T0, backlog)
+    plan = tick(
+        T0 + 11,
+        Observation(
+            time=T0 + 11,
+            ready_replicas=1,
+            starting_replicas=0,
+            current_replicas=1,
+            stable_concurrency=6.0,
+            burst_concurrency=6.0,
+        ),
+    )
+    assert plan.scale_to == 6
