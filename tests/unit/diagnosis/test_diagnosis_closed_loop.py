@@ -42,6 +42,31 @@ def square_wave_load(
     return requests
 
 
+def steady_load(*phases: tuple[float, float]) -> list[Request]:
+    """Evenly spaced requests, phase after phase of (seconds, requests per second)."""
+    requests: list[Request] = []
+    start = 0.0
+    for length, rate in phases:
+        requests.extend(
+            Request(start + index / rate, SERVICE_SECONDS) for index in range(round(length * rate))
+        )
+        start += length
+    return requests
+
+
+def applied(
+    params: ScalingParams, findings: list[Finding], kind: ConditionType, setting: str
+) -> ScalingParams:
+    """The settings with the value that the finding of `kind` recommends for `setting`."""
+    finding = next(f for f in findings if f.type is kind)
+    assert finding.is_problem, finding.message
+    (recommendation,) = [r for r in finding.recommendations if r.setting == setting]
+    if setting == "autoscaling.maxReplicas":
+        return replace(params, max_replicas=int(recommendation.suggested))
+    assert setting == "autoscaling.concurrencyTarget"
+    return replace(params, concurrency_target=float(recommendation.suggested))
+
+
 def diagnosed(params: ScalingParams, requests: list[Request]) -> list[Finding]:
     """Replays the load under the engine with `params` and diagnoses the whole timeline at its end."""
     model = ClusterModel(
@@ -97,3 +122,35 @@ def test_the_oscillation_shows_in_latency() -> None:
     thrashing = next(f for f in diagnosed(SHORT_DELAY, OSCILLATING_LOAD) if f.type is ConditionType.THRASHING)
 
     assert re.search(r"p95 rose from [0-9.]+ s to [0-9.]+ s within 30 s of [1-9]", thrashing.message)
+
+
+def test_raising_max_replicas_to_the_wanted_count_clears_capacity_exhausted() -> None:
+    # 10 in flight need 7 replicas of capacity 1.5; max 4 (8 slots) cannot keep up.
+    load = steady_load((900, 20))
+    too_few = replace(SHORT_DELAY, max_replicas=4, scale_down_delay=300.0)
+
+    before = diagnosed(too_few, load)
+    fixed = applied(too_few, before, ConditionType.CAPACITY_EXHAUSTED, "autoscaling.maxReplicas")
+
+    assert fixed.max_replicas == 7
+    assert ConditionType.CAPACITY_EXHAUSTED not in {f.type for f in diagnosed(fixed, load) if f.is_problem}
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(steady_load((600, 3), (600, 20)), id="met-the-objective-at-light-load"),
+        pytest.param(steady_load((600, 20)), id="never-met-the-objective"),
+    ],
+)
+def test_lowering_the_concurrency_target_clears_concurrency_target_too_high(load: list[Request]) -> None:
+    # Each replica serves 2 at once; a target of 4 x 0.75 sends it 3, so a queue builds below max.
+    too_high = replace(SHORT_DELAY, concurrency_target=4.0, scale_down_delay=300.0)
+
+    before = diagnosed(too_high, load)
+    fixed = applied(
+        too_high, before, ConditionType.CONCURRENCY_TARGET_TOO_HIGH, "autoscaling.concurrencyTarget"
+    )
+
+    assert fixed.concurrency_target < too_high.concurrency_target
+    assert not [f.type for f in diagnosed(fixed, load) if f.is_problem]

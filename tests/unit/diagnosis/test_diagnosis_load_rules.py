@@ -103,15 +103,25 @@ def test_concurrency_target_too_high_recommends_the_load_that_met_the_objective(
 
 
 def test_concurrency_target_without_any_good_tick_estimates_from_latency() -> None:
-    timeline = Timeline().phase(600, desired=4, concurrency=26.0, latency_p95=4.0, waiting_requests=3.0)
+    timeline = Timeline().phase(600, desired=4, concurrency=26.0, latency_p95=3.0, waiting_requests=3.0)
 
     finding = finding_of(timeline, TARGET, scaling(concurrency_target=10.0, target_utilization=0.7))
 
     assert finding.status is ConditionStatus.TRUE
     (recommendation,) = finding.recommendations
-    # 10 x objective 2.0 / latency 4.0 = 5
+    # 10 x objective 2 / latency 3 = 6.7 -> 6
+    assert recommendation.suggested == "6"
+    assert "a step down" in recommendation.reason
+
+
+def test_concurrency_target_with_nothing_but_latency_steps_down_at_most_by_half() -> None:
+    timeline = Timeline().phase(600, desired=4, concurrency=26.0, latency_p95=8.0)
+
+    finding = finding_of(timeline, TARGET, scaling(concurrency_target=10.0, target_utilization=0.7))
+
+    (recommendation,) = finding.recommendations
+    # 10 x objective 2 / latency 8 = 2.5, but a step halves the target at most: 5
     assert recommendation.suggested == "5"
-    assert "estimated" in recommendation.reason
 
 
 def test_latency_at_loads_above_the_target_is_not_the_target_being_too_high() -> None:
@@ -281,6 +291,18 @@ def test_kv_cache_full_while_requests_wait_recommends_a_lower_target() -> None:
     (recommendation,) = finding.recommendations
     # (30 - 6) / 2 = 12 running per replica fill 97%; 12 x 0.8 / 0.97 = 9.9 -> 9
     assert (recommendation.current, recommendation.suggested) == ("16", "9")
+
+
+def test_kv_cache_full_with_an_inconsistent_running_count_steps_the_target_down() -> None:
+    # The window-averaged concurrency lags a queue that grows: running requests are unknown.
+    timeline = Timeline().phase(300, desired=2, kv_cache_usage=1.0, waiting_requests=40.0, concurrency=30.0)
+
+    finding = finding_of(timeline, KV_CACHE, scaling(concurrency_target=16.0))
+
+    (recommendation,) = finding.recommendations
+    # 16 x 0.8 / 1.0 = 12.8 -> 12
+    assert recommendation.suggested == "12"
+    assert "a step" in recommendation.reason
 
 
 def test_a_full_kv_cache_with_nobody_waiting_is_fine() -> None:

@@ -69,7 +69,8 @@ def test_a_slow_first_start_is_not_thrashing() -> None:
 
     assert finding.status is ConditionStatus.FALSE
     assert finding.reason == "NoOscillation"
-    assert finding.message.startswith("1 direction reversals")
+    # The one scale-down (5 -> 4) goes back over a third of the rise (2 -> 5): not a swing.
+    assert finding.message.startswith("0 direction reversals")
 
 
 def test_a_daily_ramp_is_not_thrashing_even_seen_whole() -> None:
@@ -90,6 +91,34 @@ def test_a_daily_ramp_is_not_thrashing_even_seen_whole() -> None:
     assert thrashing.status is ConditionStatus.FALSE
     assert thrashing.message.startswith("1 direction reversals")
     assert too_fast.status is ConditionStatus.FALSE
+
+
+def test_an_overshoot_and_its_correction_between_load_steps_is_not_thrashing() -> None:
+    # 1 -> 3, corrected to 2; a load step to 20, corrected to 17 after the cold start's backlog.
+    timeline = Timeline(max_replicas=20)
+    timeline.phase(30, desired=1)
+    timeline.phase(330, desired=3)
+    timeline.phase(270, desired=2)
+    timeline.phase(330, desired=20)
+    timeline.phase(270, desired=17)
+
+    finding = finding_of(timeline, THRASHING, scaling(max_replicas=20))
+
+    assert len(timeline.scale_events) == 4
+    assert finding.status is ConditionStatus.FALSE
+    assert finding.message.startswith("2 direction reversals")
+
+
+def test_small_swings_count_when_the_retrace_threshold_allows_them() -> None:
+    timeline = Timeline(max_replicas=20)
+    for level in (1, 3, 2, 20, 17):
+        timeline.phase(240, desired=level)
+
+    finding = finding_of(
+        timeline, THRASHING, scaling(max_replicas=20), DiagnosisParams(thrash_min_retrace=0.1)
+    )
+
+    assert finding.status is ConditionStatus.TRUE
 
 
 def test_scale_events_are_derived_from_samples_when_none_are_given() -> None:

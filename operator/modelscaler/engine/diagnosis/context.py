@@ -218,3 +218,15 @@ class Context:
         if concurrency is None or sample.ready_replicas < 1:
             return None
         return concurrency / sample.ready_replicas
+
+    def in_service_per_replica(self, sample: Sample) -> float | None:
+        """Requests being served (concurrency minus those waiting) per Ready replica.
+
+        None when unknown, or when the waiting count exceeds the concurrency: the stable
+        concurrency is a window average and lags an instantaneous queue that grows.
+        """
+        concurrency = known(sample.concurrency)
+        waiting = known(sample.waiting_requests)
+        if concurrency is None or waiting is None or sample.ready_replicas < 1 or concurrency <= waiting:
+            return None
+        return (concurrency - waiting) / sample.ready_replicas

@@ -154,9 +154,11 @@ class DiagnosisParams:
     clear_after: float = 600.0
     max_sample_gap: float = 120.0
 
-    # Thrashing: >= thrash_min_reversals direction reversals within thrash_lookback.
+    # Thrashing: >= thrash_min_reversals direction reversals within thrash_lookback, each
+    # swinging back over at least thrash_min_retrace of the replica change before it.
     thrash_lookback: float = 1200.0
     thrash_min_reversals: int = 3
+    thrash_min_retrace: float = 0.5
     thrash_align_seconds: float = 30.0  # a latency spike "aligned" with a reversal is within this
     thrash_spike_factor: float = 1.5  # ... and at least this many times the median latency
     delay_margin: float = 1.2  # recommended scaleDownDelay = observed period x margin

@@ -87,8 +87,13 @@ def evaluate(ctx: Context) -> Finding:
         )
         suggested, why = good_load, "the per-replica load at which latency met the objective"
     else:
-        suggested = ctx.params.concurrency_target * ctx.objective / max(median_latency, 1e-9)
-        why = "estimated as target x objective / observed latency: no tick met the objective"
+        # No evidence of a load that meets the objective: a step, which the next ticks judge.
+        halved = ctx.params.concurrency_target / 2
+        suggested = max(ctx.params.concurrency_target * ctx.objective / max(median_latency, 1e-9), halved)
+        why = (
+            "a step down, estimated as target x objective / latency (at most halving the target): "
+            "no tick met the objective"
+        )
     if suggested >= ctx.params.concurrency_target:
         return absent(
             KIND,

@@ -12,15 +12,6 @@ from modelscaler.engine.history import Sample
 KIND = ConditionType.KV_CACHE_SATURATED
 
 
-def running_per_replica(sample: Sample) -> float | None:
-    """Requests being served (not waiting) per Ready replica."""
-    concurrency = known(sample.concurrency)
-    waiting = known(sample.waiting_requests) or 0.0
-    if concurrency is None or sample.ready_replicas < 1:
-        return None
-    return max(concurrency - waiting, 0.0) / sample.ready_replicas
-
-
 def evaluate(ctx: Context) -> Finding:
     """True when KV usage >= kv_full_usage with requests waiting for kv_min_seconds of kv_lookback."""
     dparams = ctx.dparams
@@ -61,17 +52,18 @@ def evaluate(ctx: Context) -> Finding:
         f"for {span(saturated_seconds)} of the last {span(dparams.kv_lookback)}; "
         "or use a GPU with more memory"
     )
-    running = [r for s, _ in saturated if (r := running_per_replica(s)) is not None]
-    if not running:
-        return problem(KIND, "KVCacheFull", f"{evidence}; concurrency unknown, so no target to suggest")
-    fitting = percentile(running, 50) * dparams.kv_target_usage / max(usage, 1e-9)
-    evidence += f"; {num(percentile(running, 50))} requests running per replica fill it"
+    running = [r for s, _ in saturated if (r := ctx.in_service_per_replica(s)) is not None]
+    if running:
+        per_replica = percentile(running, 50)
+        evidence += f"; {num(per_replica)} requests running per replica fill it"
+        why = f"the running requests per replica that keep the KV cache near {pct(dparams.kv_target_usage)}"
+    else:
+        per_replica = ctx.params.concurrency_target
+        why = (
+            f"the target scaled by {pct(dparams.kv_target_usage)} / {pct(usage)} usage (running requests "
+            "unknown): a step, which the next ticks judge"
+        )
+    fitting = per_replica * dparams.kv_target_usage / max(usage, 1e-9)
     if fitting >= ctx.params.concurrency_target:
         return problem(KIND, "KVCacheFull", evidence)
-    recommendation = concurrency_target(
-        ctx.params,
-        fitting,
-        f"the running requests per replica that keep the KV cache near {pct(dparams.kv_target_usage)}",
-        evidence,
-    )
-    return problem(KIND, "KVCacheFull", evidence, recommendation)
+    return problem(KIND, "KVCacheFull", evidence, concurrency_target(ctx.params, fitting, why, evidence))

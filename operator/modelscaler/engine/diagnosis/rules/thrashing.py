@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from modelscaler.engine.diagnosis.context import Context, percentile
 from modelscaler.engine.diagnosis.model import ConditionType, Finding
@@ -15,19 +16,51 @@ from modelscaler.engine.history import ScaleEvent
 KIND = ConditionType.THRASHING
 
 
-def reversals(events: Sequence[ScaleEvent]) -> list[ScaleEvent]:
-    """The events that change direction against the one before them."""
-    return [after for before, after in itertools.pairwise(events) if after.direction == -before.direction]
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """A run of scale events in one direction: where it started, the replica change, and its first event."""
+
+    first: ScaleEvent
+    change: int
+
+
+def legs(events: Sequence[ScaleEvent]) -> list[Leg]:
+    """Groups successive events of the same direction (a step-down in stages is one leg)."""
+    result: list[Leg] = []
+    for event in events:
+        step = event.to_replicas - event.from_replicas
+        if result and result[-1].first.direction == event.direction:
+            result[-1] = Leg(result[-1].first, result[-1].change + step)
+        else:
+            result.append(Leg(event, step))
+    return result
+
+
+def reversals(events: Sequence[ScaleEvent], min_retrace: float) -> list[ScaleEvent]:
+    """The first events of legs that swing back over at least `min_retrace` of the leg before them.
+
+    An oscillation goes back over the same range; a small correction after an overshoot
+    (20 -> 17 after 2 -> 20) or the turn of a daily ramp at its peak is one swing, not a pattern.
+    """
+    return [
+        after.first
+        for before, after in itertools.pairwise(legs(events))
+        if abs(after.change) >= min_retrace * abs(before.change)
+    ]
 
 
 def oscillation_period(turns: Sequence[ScaleEvent]) -> float:
-    """The longest interval between successive reversals of one kind (peak to peak, trough to trough).
+    """The longest time from a reversal to the next in the same direction (peak to peak, trough to trough).
 
-    Reversals alternate in direction, so the next of the same kind is two places on.
-    With no two of the same kind, twice the longest interval between reversals.
+    With no two of the same direction, twice the longest interval between reversals.
     """
-    same_kind = [turns[index + 2].time - turns[index].time for index in range(len(turns) - 2)]
-    if same_kind:
+    same_kind = [
+        next(
+            (later.time - turn.time for later in turns[index + 1 :] if later.direction == turn.direction), 0.0
+        )
+        for index, turn in enumerate(turns)
+    ]
+    if max(same_kind, default=0.0) > 0:
         return max(same_kind)
     return 2 * max((b.time - a.time for a, b in itertools.pairwise(turns)), default=0.0)
 
@@ -58,11 +91,11 @@ def latency_alignment(ctx: Context, turns: Sequence[ScaleEvent]) -> str:
 
 
 def evaluate(ctx: Context) -> Finding:
-    """True when the last thrash_lookback holds at least thrash_min_reversals direction reversals."""
+    """True when the last thrash_lookback holds at least thrash_min_reversals swings back (see reversals)."""
     dparams = ctx.dparams
     if not ctx.samples and not ctx.scale_events:
         return unknown(KIND, "NoData", NO_SAMPLES)
-    turns = reversals(ctx.events_within(dparams.thrash_lookback))
+    turns = reversals(ctx.events_within(dparams.thrash_lookback), dparams.thrash_min_retrace)
     if len(turns) < dparams.thrash_min_reversals:
         return absent(
             KIND,
