@@ -182,21 +182,46 @@ def test_no_waiting_requests_means_no_queueing() -> None:
 
 
 def test_overprovisioned_fires_when_min_replicas_exceeds_the_load() -> None:
-    timeline = Timeline(min_replicas=6).phase(2400, desired=6, concurrency=lambda t: 1.0 + (t % 600) / 1200)
+    timeline = Timeline(min_replicas=6).phase(3600, desired=6, concurrency=lambda t: 1.0 + (t % 600) / 1200)
 
     finding = finding_of(timeline, OVERPROVISIONED, scaling(min_replicas=6))
 
     assert finding.status is ConditionStatus.TRUE
     assert finding.reason == "MinReplicasAboveLoad"
-    # peak load 1.49 / capacity 3 -> 1 replica; mean utilization about 1.25 / (6 x 4) = 5%
+    # peak load 1.49 / capacity 3 -> 1 replica; mean load per replica about 1.25 / 6 / 3 = 7%
     assert "the load needed at most 1 replicas" in finding.message
-    assert "utilization averaged 5% of the concurrency target" in finding.message
+    assert "while at least 6 were Ready; load per replica averaged 7% of the capacity" in finding.message
     (recommendation,) = finding.recommendations
     assert (recommendation.setting, recommendation.current, recommendation.suggested) == (
         "autoscaling.minReplicas",
         "6",
         "1",
     )
+
+
+def test_replicas_kept_above_the_load_without_min_replicas_say_so() -> None:
+    # Another autoscaler (or a paused one) keeps 6 replicas for 1 request in flight.
+    timeline = Timeline().phase(3600, desired=6, concurrency=1.0)
+
+    finding = finding_of(timeline, OVERPROVISIONED)
+
+    assert finding.status is ConditionStatus.TRUE
+    assert finding.reason == "ReplicasAboveLoad"
+    assert "minReplicas 1 is not what holds them" in finding.message
+    assert finding.recommendations == ()
+
+
+def test_replicas_held_by_the_scale_down_delay_are_not_overprovisioned() -> None:
+    # A peak just over an hour ago wanted 6 replicas: out of the 1 h window, but a 1 h delay
+    # (+ the 1 min autoscaling window) still keeps them (the engine doing its job).
+    timeline = Timeline()
+    timeline.phase(300, desired=6, concurrency=17.0)
+    timeline.phase(3630, desired=6, concurrency=1.0)
+
+    finding = finding_of(timeline, OVERPROVISIONED, scaling(scale_down_delay=3600.0))
+
+    assert finding.status is ConditionStatus.FALSE
+    assert finding.reason == "ScaleDownDelayHolds"
 
 
 def test_overprovisioned_needs_a_long_history() -> None:
@@ -211,7 +236,7 @@ def test_overprovisioned_needs_a_long_history() -> None:
 def test_min_replicas_that_the_peak_needs_is_not_overprovisioned() -> None:
     # Mostly idle, but a peak every 10 min needs all 3 replicas.
     timeline = Timeline(min_replicas=3).phase(
-        2400, desired=3, concurrency=lambda t: 9.0 if t % 600 < 60 else 0.5
+        3600, desired=3, concurrency=lambda t: 9.0 if t % 600 < 60 else 0.5
     )
 
     finding = finding_of(timeline, OVERPROVISIONED, scaling(min_replicas=3))
@@ -220,7 +245,7 @@ def test_min_replicas_that_the_peak_needs_is_not_overprovisioned() -> None:
 
 
 def test_overprovisioned_without_load_data_is_unknown() -> None:
-    timeline = Timeline(min_replicas=6).phase(2400, desired=6)
+    timeline = Timeline(min_replicas=6).phase(3600, desired=6)
 
     finding = finding_of(timeline, OVERPROVISIONED, scaling(min_replicas=6))
 

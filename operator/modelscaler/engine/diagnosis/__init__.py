@@ -10,7 +10,8 @@ operator) or per replayed interval (the simulator):
 
     history = DiagnosisInput(samples=..., scale_events=..., restarts=..., pod_starts=...,
                              current_template_hash="6d4f8c9b7")
-    findings, state = diagnose(history, scaling_params, DiagnosisParams(), state, now)
+    dparams = params_from_diagnosis_spec(spec.diagnosis)  # modelscaler.engine.diagnosis.spec
+    findings, state = diagnose(history, scaling_params, dparams, state, now)
     # + lastTransitionTime on flips:
     status["conditions"] = [f.to_condition() for f in findings]
     status["recommendations"] = [r.to_dict() for r in recommendations(findings)]  # one per setting

@@ -173,7 +173,7 @@ class DiagnosisParams:
     # break for cold_min_gap_seconds within cold_lookback. Base load for minReplicas: the
     # cold_base_percentile of the load over cold_base_window.
     cold_lookback: float = 900.0
-    cold_min_gap_seconds: float = 180.0
+    cold_min_gap_seconds: float = 120.0
     cold_gap_share: float = 0.3
     cold_base_window: float = 3600.0
     cold_base_percentile: float = 10.0
@@ -208,11 +208,11 @@ class DiagnosisParams:
     async_min_growth: float = 10.0
     async_min_samples: int = 5
 
-    # Overprovisioned: over overprov_window, minReplicas above the peak need and utilization
-    # (load / (ready x concurrencyTarget)) averaging below overprov_max_utilization.
-    overprov_window: float = 1800.0
+    # Overprovisioned: over overprov_window, Ready replicas always above the peak need and the load
+    # per replica averaging below overprov_max_utilization of the capacity (target x utilization).
+    overprov_window: float = 3600.0
     overprov_max_utilization: float = 0.3
-    overprov_min_known_share: float = 0.8  # share of the window with a known load
+    overprov_min_known_share: float = 0.8  # share of the window with history and a known load
 
     # KVCacheSaturated: KV usage >= kv_full_usage while requests wait, for kv_min_seconds of
     # kv_lookback. Recommended target keeps usage at kv_target_usage.
