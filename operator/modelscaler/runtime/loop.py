@@ -186,7 +186,8 @@ class ControlLoop:
                 "owners", []
             ):
                 deployment = None
-            pods = summarise_pods(self._pods.get(key) or [])
+            pod_bodies = tuple(self._pods.get(key) or ())
+            pods = summarise_pods(pod_bodies)
             sig = signals.get(key)
             observation = None
             if sig is not None:
@@ -199,6 +200,7 @@ class ControlLoop:
                 readings=readings_from(sig),
                 competing=tuple(sorted(self._hpas.get(key) or ())),
                 leader=leader,
+                pod_bodies=pod_bodies,
             )
             try:
                 plan = reconcile(inputs, tracked, now, history_limit=self._config.history_limit)

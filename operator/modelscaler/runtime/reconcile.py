@@ -30,7 +30,8 @@ from modelscaler.api.resource import ModelDeployment
 from modelscaler.api.status import HistoryEntry, LastDecision, ModelDeploymentStatus
 from modelscaler.api.timestamps import rfc3339
 from modelscaler.engine.decide import decide
-from modelscaler.engine.diagnosis import DiagnosisInput, DiagnosisParams, DiagnosisState, Finding, diagnose
+from modelscaler.engine.diagnosis import DiagnosisInput, DiagnosisState, Finding, diagnose, recommendations
+from modelscaler.engine.diagnosis.spec import params_from_diagnosis_spec
 from modelscaler.engine.history import PodStart, RestartEvent, Sample, ScaleEvent
 from modelscaler.engine.params import params_from_spec
 from modelscaler.engine.types import Decision, Memory, Mode, Observation, ScalingParams
@@ -129,6 +130,7 @@ class Inputs:
     readings: Readings
     competing: tuple[str, ...] = ()  # other scalers targeting the Deployment
     leader: bool = True
+    pod_bodies: tuple[dict[str, Any], ...] = ()  # the pods themselves (for the newest template hash)
 
 
 def _invalid_spec_message(error: ValidationError) -> str:
@@ -271,13 +273,56 @@ def _remember(tracked: Tracked, inputs: Inputs, now: float) -> None:
         tracked.scale_events.popleft()
 
 
-def _diagnosis_params(md: ModelDeployment) -> DiagnosisParams:
-    d = md.spec.diagnosis
-    return DiagnosisParams(
-        latency_percentile=float(d.latency_objective.percentile),
-        latency_objective_seconds=float(d.latency_objective.seconds),
-        restart_threshold=int(d.restart_threshold),
+def _template_facts(md: ModelDeployment) -> tuple[int | None, int | None]:
+    """The model container's memory limit (bytes) and liveness failureThreshold, when set."""
+    containers = (md.spec.template.get("spec") or {}).get("containers") or []
+    if not containers:
+        return None, None
+    first = containers[0]
+    limit = ((first.get("resources") or {}).get("limits") or {}).get("memory")
+    probe = first.get("livenessProbe")
+    threshold = probe.get("failureThreshold", 3) if isinstance(probe, dict) else None
+    return parse_quantity_bytes(limit), threshold if isinstance(threshold, int) else None
+
+
+def parse_quantity_bytes(quantity: object) -> int | None:
+    """A Kubernetes memory quantity ("512Mi", "2Gi", "1G", "1000") in bytes; None when absent or odd."""
+    if isinstance(quantity, int):
+        return quantity
+    if not isinstance(quantity, str):
+        return None
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+    }
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            number = quantity[: -len(suffix)]
+            try:
+                return int(float(number) * factor)
+            except ValueError:
+                return None
+    try:
+        return int(float(quantity))
+    except ValueError:
+        return None
+
+
+def _newest_template_hash(pods: Sequence[dict[str, Any]]) -> str | None:
+    """The pod-template-hash of the most recently created pod (the Deployment's newest ReplicaSet)."""
+    newest = max(
+        pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""), default=None
     )
+    if newest is None:
+        return None
+    value = ((newest.get("metadata") or {}).get("labels") or {}).get("pod-template-hash")
+    return str(value) if value else None
 
 
 def _finding_events(before: Sequence[Condition], findings: Sequence[Finding]) -> list[EventSpec]:
@@ -426,15 +471,19 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
         )
     )
     _remember(tracked, inputs, now)
+    memory_limit, liveness_threshold = _template_facts(md)
     findings, tracked.diagnosis = diagnose(
         DiagnosisInput(
             samples=tuple(tracked.samples),
             scale_events=tuple(tracked.scale_events),
             restarts=tuple(tracked.restarts.values()),
             pod_starts=tuple(tracked.starts.values()),
+            current_template_hash=_newest_template_hash(inputs.pod_bodies),
+            memory_limit_bytes=memory_limit,
+            liveness_failure_threshold=liveness_threshold,
         ),
         params,
-        _diagnosis_params(md),
+        params_from_diagnosis_spec(md.spec.diagnosis),
         tracked.diagnosis,
         now,
     )
@@ -447,7 +496,7 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
         *(_cond(f.type.value, f.status.value, f.reason, f.message, generation) for f in findings),
     ]:
         conditions = set_condition(conditions, condition, now)
-    recommendations = [r.to_dict() for f in findings if f.is_problem for r in f.recommendations][:16]
+    recommended = [r.to_dict() for r in recommendations(findings)][:16]
     status_parts: dict[str, Any] = {
         "mode": decision.mode.value if isinstance(decision.mode, Mode) else str(decision.mode),
         "concurrency": {
@@ -470,7 +519,7 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
         "scaleDown": tracked.memory.to_dict(),
     }
     plan = _finish(
-        tracked, inputs, conditions, recommendations, events, now, extra=status_parts, scale_to=scale_to
+        tracked, inputs, conditions, recommended, events, now, extra=status_parts, scale_to=scale_to
     )
     return plan
 
