@@ -23,11 +23,21 @@ class TrafficSimError(RuntimeError):
 class TrafficSimProcess:
     """A running simulator process: ``start()`` it, set profiles, read its status, ``stop()`` it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], url: str, port: int, workdir: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        url: str,
+        port: int,
+        workdir: Path,
+        sd_dir: Path,
+        instance: str,
+    ) -> None:
         self.process = process
         self.url = url
         self.port = port
         self.workdir = workdir
+        self.sd_dir = sd_dir
+        self.instance = instance
 
     @classmethod
     def start(
@@ -64,7 +74,8 @@ class TrafficSimProcess:
             "--tick",
             str(tick_seconds),
         ]
-        command += ["--instance", instance or f"trafficsim-{uuid.uuid4().hex[:8]}"]
+        instance = instance or f"trafficsim-{uuid.uuid4().hex[:8]}"
+        command += ["--instance", instance]
         for namespace in namespaces or []:
             command += ["--namespace", namespace]
         if config is not None:
@@ -80,7 +91,7 @@ class TrafficSimProcess:
                 raise TrafficSimError(f"trafficsim did not start (exit {process.returncode}): {tail}")
             time.sleep(0.05)
         state = json.loads(state_file.read_text())
-        return cls(process, str(state["url"]), int(state["port"]), workdir)
+        return cls(process, str(state["url"]), int(state["port"]), workdir, Path(sd_dir), instance)
 
     def set_profile(self, namespace: str, name: str, profile: dict[str, Any]) -> dict[str, Any]:
         """PUT a deployment's profile; raises TrafficSimError with the simulator's answer if refused."""
@@ -115,7 +126,10 @@ class TrafficSimProcess:
             return text
 
     def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM the process (it removes its target files) and wait; kill it if it lingers."""
+        """SIGTERM the process (it removes its target files) and wait; kill it if it lingers.
+
+        Target files a killed process could not remove are removed here.
+        """
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -123,6 +137,8 @@ class TrafficSimProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for leftover in self.sd_dir.glob(f"{self.instance}_*.json"):
+            leftover.unlink(missing_ok=True)
         return int(self.process.returncode)
 
     def _request(self, method: str, path: str, payload: object | None = None) -> dict[str, Any]:

@@ -68,11 +68,11 @@ def ready_pod_names(cluster: Cluster, namespace: str) -> set[str]:
 def wait_for_pods(pods: Callable[[], set[str]], count: int, message: str) -> set[str]:
     """Wait until ``pods()`` holds exactly ``count`` names and return them."""
 
-    def counted() -> set[str] | None:
+    def counted() -> tuple[set[str]] | None:
         names = pods()
-        return names if len(names) == count else None
+        return (names,) if len(names) == count else None  # a 1-tuple is truthy even for no names
 
-    return wait_for(counted, timeout=90, message=message)
+    return wait_for(counted, timeout=90, message=message)[0]
 
 
 def scraped_pods(prometheus: Prometheus, namespace: str) -> set[str]:
@@ -174,6 +174,10 @@ def test_pods_are_followed_as_the_deployment_scales(
     )
     assert remaining <= three
 
+    trafficsim.stop()
+    assert list(Path(prometheus.state.file_sd_dir).glob(f"{trafficsim.instance}_*.json")) == []
+    wait_for_pods(lambda: scraped_pods(prometheus, namespace), 0, "the targets to go with the simulator")
+
 
 def test_overload_gives_5xx_and_queueing(
     cluster: Cluster, namespace: str, prometheus: Prometheus, trafficsim: TrafficSimProcess
@@ -189,10 +193,14 @@ def test_overload_gives_5xx_and_queueing(
 
     totals = wait_for(both_codes, timeout=90, interval=1.0, message="both 200 and 503 answers")
     assert totals["503"] > 0
-    waiting = prometheus.query(
-        f'max(max_over_time(modelscaler_requests_waiting{{namespace="{namespace}"}}[1m]))'
+    deepest = f'max(max_over_time(modelscaler_requests_waiting{{namespace="{namespace}"}}[1m]))'
+    # The queues fill up to their limit and never beyond it.
+    wait_for(
+        lambda: prometheus.query(deepest)[0]["value"][1] == "2",
+        timeout=60,
+        interval=1.0,
+        message="a queue at its limit of 2",
     )
-    assert float(waiting[0]["value"][1]) == 2
 
 
 def test_control_api_refuses_invalid_profiles_and_serves_pod_pages(
