@@ -221,6 +221,10 @@ def test_crash_while_loading_the_model_never_becomes_ready(cluster: Cluster, nam
     )
 
     assert not any(is_ready(pod) for pod in history), "a pod that crashes while loading was Ready"
+    not_ready_since = {
+        condition(pod, "Ready")["lastTransitionTime"] for pod in history if condition(pod, "Ready")
+    }
+    assert len(not_ready_since) == 1, "Ready's lastTransitionTime moved although Ready stayed False"
     final = history[-1]
     status = container_status(final)
     assert status["restartCount"] >= 2
