@@ -670,10 +670,10 @@ def env_exports(state: ClusterState) -> str:
     path = os.pathsep.join(state.bin_dirs)
     return "\n".join(
         [
-            f"export KUBECONFIG={state.kubeconfig}",
-            f"export MODELSCALER_PROMETHEUS_URL={state.prometheus_url}",
-            f"export MODELSCALER_CLUSTER={state.state_dir}",
-            f'export PATH="{path}:$PATH"',
+            f"export KUBECONFIG={shlex.quote(state.kubeconfig)}",
+            f"export MODELSCALER_PROMETHEUS_URL={shlex.quote(state.prometheus_url)}",
+            f"export MODELSCALER_CLUSTER={shlex.quote(state.state_dir)}",
+            f'export PATH={shlex.quote(path)}:"$PATH"',
         ]
     )
 
