@@ -422,7 +422,7 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
                     EventSpec(
                         "Normal",
                         "ScaledUp" if decision.desired > decision.current else "ScaledDown",
-                        f"{decision.current} -> {decision.desired}: {decision.message}",
+                        decision.message,
                     )
                 )
             elif deployed is not None and tracked.desired is not None:
