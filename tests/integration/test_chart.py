@@ -1,0 +1,393 @@
+"""The chart against the real local cluster and Prometheus.
+
+kwok runs no containers, so after `helm install` the operator pods are simulated and never run
+the image. The operator therefore runs as a local process with the same entry point
+(`modelscaler run`), the environment the chart's Deployment gives it, and the credentials of the
+chart's ServiceAccount (a token from `kubectl create token`): whatever it does, it does with the
+chart's RBAC alone, and its log must hold no RBAC denial.
+
+The dashboard's every panel query, with Grafana's variables filled in, must be valid PromQL for the
+real Prometheus; under the traffic simulator, the panels it can feed must return data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hack.trafficsim.client import TrafficSimProcess
+from tests.support.cluster import Cluster, Prometheus, PrometheusQueryError, wait_for
+from tests.unit.chart.chart_helpers import (
+    CHART,
+    REPO,
+    container_env,
+    dashboard,
+    one,
+    panel_queries,
+    run_helm,
+    substitute,
+)
+
+EXAMPLES = REPO / "examples"
+# RBAC denials as the API server words them, and kopf's fallback warnings when it lacks a grant.
+# A 403 for a namespace being deleted ("... because it is being terminated") is not a denial.
+DENIAL = re.compile(
+    r"is forbidden: User|cannot (get|list|watch|create|update|patch|delete) resource|"
+    r"Not enough permissions"
+)
+
+
+@dataclass
+class Release:
+    """One installed release of the chart."""
+
+    name: str
+    namespace: str
+    notes: str
+    manifests: list[dict[str, Any]]
+
+    @property
+    def service_account(self) -> str:
+        name: str = one(self.manifests, "ServiceAccount")["metadata"]["name"]
+        return name
+
+    @property
+    def deployment(self) -> dict[str, Any]:
+        return one(self.manifests, "Deployment")
+
+
+def install(cluster: Cluster, prometheus: Prometheus, *set_json: str) -> Release:
+    """Creates a namespace that enforces Pod Security "restricted" and installs the chart there."""
+    name = f"ms-{secrets.token_hex(3)}"
+    namespace = f"modelscaler-{name}"
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    settings = {
+        "prometheus": {"url": prometheus.url, "scrapeIntervalSeconds": prometheus.scrape_interval},
+        "operator": {"tickSeconds": 1, "leaderElection": {"leaseDurationSeconds": 4, "renewSeconds": 1}},
+    }
+    args = ["--set-json", f"prometheus={json.dumps(settings['prometheus'])}"]
+    args += ["--set-json", f"operator.tickSeconds={settings['operator']['tickSeconds']}"]
+    args += ["--set-json", f"operator.leaderElection={json.dumps(settings['operator']['leaderElection'])}"]
+    for assignment in set_json:
+        args += ["--set-json", assignment]
+    output = run_helm(
+        cluster.helm,
+        "install",
+        name,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--kubeconfig",
+        cluster.kubeconfig,
+        "--wait",
+        "--timeout",
+        "180s",
+        *args,
+    )
+    manifest = run_helm(
+        cluster.helm, "get", "manifest", name, "-n", namespace, "--kubeconfig", cluster.kubeconfig
+    )
+    return Release(name, namespace, output, [m for m in yaml.safe_load_all(manifest) if m])
+
+
+def uninstall(cluster: Cluster, release: Release) -> None:
+    """Removes the release (cluster-scoped objects included) and its namespace."""
+    subprocess.run(
+        [
+            cluster.helm,
+            "uninstall",
+            release.name,
+            "-n",
+            release.namespace,
+            "--kubeconfig",
+            cluster.kubeconfig,
+        ],
+        capture_output=True,
+        check=False,
+    )
+    cluster.kubectl("delete", "namespace", release.namespace, "--wait=false", check=False)
+
+
+def service_account_kubeconfig(cluster: Cluster, release: Release, path: Path) -> Path:
+    """A kubeconfig whose only credential is a token of the chart's ServiceAccount."""
+    token = cluster.kubectl(
+        "create", "token", release.service_account, "-n", release.namespace, "--duration", "2h"
+    ).stdout.strip()
+    own = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    server = dict(own["clusters"][0]["cluster"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": server}],
+        "users": [{"name": release.service_account, "user": {"token": token}}],
+        "contexts": [{"name": "chart", "context": {"cluster": "local", "user": release.service_account}}],
+        "current-context": "chart",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ChartOperator:
+    """`python -m modelscaler run` with the chart Deployment's environment, as the chart's ServiceAccount."""
+
+    def __init__(self, release: Release, kubeconfig: Path, log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.identity = f"{release.name}-local"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSCALER_") and k != "KUBECONFIG"}
+        for name, entry in container_env(release.deployment).items():
+            if "value" in entry:
+                env[name] = entry["value"]
+            elif entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                env[name] = self.identity  # the pod's name in a cluster
+            else:
+                raise AssertionError(f"no local stand-in for {name}: {entry}")
+        # Only the listening address differs from the pod: it serves 0.0.0.0:8080 in its own network.
+        env["MODELSCALER_HTTP_HOST"] = "127.0.0.1"
+        env["MODELSCALER_HTTP_PORT"] = str(self.port)
+        container = release.deployment["spec"]["template"]["spec"]["containers"][0]
+        assert "args" not in container, "the chart must not add arguments to the image's entry point"
+        assert "command" not in container
+        # The image's ENTRYPOINT ["modelscaler", "run"]; the kubeconfig stands in for the mounted token.
+        command = [sys.executable, "-m", "modelscaler", "run", "--kubeconfig", str(kubeconfig)]
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_for(self._ready, timeout=60, message=f"the operator's /readyz (log: {log_path})")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"operator exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as response:
+                status: int = response.status
+                return status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def denials(self) -> list[str]:
+        """Log lines that report a request the RBAC refused."""
+        return [line[:400] for line in self.log().splitlines() if DENIAL.search(line)]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(params=["cluster-wide", "namespaced"])
+def release(
+    request: pytest.FixtureRequest, cluster: Cluster, prometheus: Prometheus, namespace: str
+) -> Iterator[Release]:
+    """The chart installed cluster-wide (a ClusterRole) or for this test's namespace only (Roles)."""
+    extra = [] if request.param == "cluster-wide" else [f"operator.watchNamespaces={json.dumps([namespace])}"]
+    installed = install(cluster, prometheus, *extra)
+    yield installed
+    uninstall(cluster, installed)
+
+
+@pytest.fixture
+def chart_operator(cluster: Cluster, release: Release, tmp_path: Path) -> Iterator[ChartOperator]:
+    """The operator running as the chart's ServiceAccount; its log tail is printed at the end."""
+    kubeconfig = service_account_kubeconfig(cluster, release, tmp_path / "chart-sa.kubeconfig")
+    operator = ChartOperator(release, kubeconfig, tmp_path / "operator.log")
+    yield operator
+    operator.stop()
+    print("--- operator log (tail) ---\n" + "\n".join(operator.log().splitlines()[-30:]))
+
+
+def get(cluster: Cluster, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
+    result = cluster.kubectl("-n", namespace, "get", kind, name, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def test_install_runs_restricted_pods_and_prints_real_next_commands(
+    cluster: Cluster, release: Release
+) -> None:
+    pods = json.loads(
+        cluster.kubectl(
+            "-n",
+            release.namespace,
+            "get",
+            "pods",
+            "-l",
+            f"app.kubernetes.io/instance={release.name}",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    crd = cluster.kubectl("get", "crd", "modeldeployments.serving.modelscaler.io", "-o", "name")
+
+    assert len(pods) == 2, "admitted by the namespace's Pod Security 'restricted' enforcement"
+    assert (
+        crd.stdout.strip()
+        == "customresourcedefinition.apiextensions.k8s.io/modeldeployments.serving.modelscaler.io"
+    )
+    assert f"kubectl -n {release.namespace} get lease modelscaler-operator" in release.notes
+    assert "kubectl get md -A" in release.notes
+    assert "kubectl describe md -n " in release.notes
+    assert f"port-forward svc/{release.name}-modelscaler-metrics 8080:8080" in release.notes
+
+
+def test_the_chart_service_account_is_enough_to_run_the_operator(
+    cluster: Cluster, release: Release, namespace: str, chart_operator: ChartOperator
+) -> None:
+    cluster.kubectl("-n", namespace, "apply", "-f", str(EXAMPLES / "generic.yaml"))
+
+    def status_written() -> dict[str, Any] | None:
+        md = get(cluster, namespace, "modeldeployment", "sentiment")
+        status = (md or {}).get("status", {})
+        return md if status.get("conditions") and status.get("observedGeneration") else None
+
+    md = wait_for(status_written, timeout=90, message="the operator to write the ModelDeployment's status")
+    deployment = wait_for(lambda: get(cluster, namespace, "deployment", "sentiment"), timeout=30)
+    service = wait_for(lambda: get(cluster, namespace, "service", "sentiment"), timeout=30)
+    lease = get(cluster, release.namespace, "lease", "modelscaler-operator")
+    user = f"system:serviceaccount:{release.namespace}:{release.service_account}"
+    may_delete = cluster.kubectl(
+        "-n", namespace, "auth", "can-i", "delete", "deployments", "--as", user, check=False
+    )
+    may_read_secrets = cluster.kubectl(
+        "-n", namespace, "auth", "can-i", "get", "secrets", "--as", user, check=False
+    )
+
+    for owned in (deployment, service):
+        (owner,) = owned["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"]) == ("ModelDeployment", md["metadata"]["uid"])
+    assert lease is not None
+    assert lease["spec"]["holderIdentity"] == chart_operator.identity
+    assert chart_operator.denials() == []
+    assert may_delete.stdout.strip() == "no"
+    assert may_read_secrets.stdout.strip() == "no"
+
+
+# Panels the traffic simulator and the operator feed; the others need cAdvisor, DCGM, restarts or
+# a True diagnosis, which a quiet simulated run does not have (their queries are still checked).
+NOT_FED_LOCALLY = {"Restarts", "Diagnosis conditions", "CPU", "Memory", "GPU utilization", "GPU memory used"}
+
+
+@pytest.fixture
+def traffic(
+    cluster: Cluster, prometheus: Prometheus, namespace: str, tmp_path: Path
+) -> Iterator[TrafficSimProcess]:
+    sim = TrafficSimProcess.start(
+        cluster.kubeconfig,
+        prometheus.state.file_sd_dir,
+        namespaces=[namespace],
+        log_path=tmp_path / "sim.log",
+    )
+    yield sim
+    sim.stop()
+
+
+@pytest.mark.parametrize("release", ["namespaced"], indirect=True)
+def test_every_dashboard_query_is_valid_and_fed_panels_have_data(
+    cluster: Cluster,
+    prometheus: Prometheus,
+    namespace: str,
+    release: Release,
+    chart_operator: ChartOperator,
+    traffic: TrafficSimProcess,
+) -> None:
+    operator_targets = f"chart-operator-{release.name}"
+    prometheus.set_targets(
+        operator_targets,
+        [{"targets": [f"127.0.0.1:{chart_operator.port}"], "labels": {"job": "modelscaler-operator"}}],
+    )
+    try:
+        for example in ("generic.yaml", "vllm.yaml"):
+            cluster.kubectl("-n", namespace, "apply", "-f", str(EXAMPLES / example))
+        traffic.set_profile(
+            namespace,
+            "sentiment",
+            {"engine": "generic", "rate": 20, "service": {"kind": "constant", "seconds": 0.3}},
+        )
+        traffic.set_profile(
+            namespace,
+            "llama-chat",
+            {"engine": "vllm", "rate": 5, "async": True, "service": {"kind": "exponential", "seconds": 0.5}},
+        )
+        variables = {
+            "namespace": namespace,
+            "modeldeployment": "sentiment|llama-chat",
+            "environment": ".*",
+        }
+        board = dashboard()
+        queries = [(title, ref, substitute(expr, variables)) for title, ref, expr in panel_queries(board)]
+        annotation = substitute(board["annotations"]["list"][1]["expr"], variables)
+
+        refused = []
+        for title, ref, expr in [*queries, ("Scale events annotation", "-", annotation)]:
+            try:
+                prometheus.query(expr)
+            except PrometheusQueryError as error:
+                refused.append(f"{title} {ref}: {error}")
+        assert refused == []
+
+        expected = [(title, ref, expr) for title, ref, expr in queries if title not in NOT_FED_LOCALLY]
+
+        def missing() -> list[str]:
+            return [f"{title} {ref}" for title, ref, expr in expected if not prometheus.query(expr)]
+
+        wait_for(
+            lambda: not missing(),
+            timeout=180,
+            interval=2,
+            message="every fed panel to return data (still empty: see the last value)",
+        )
+        assert missing() == []
+        assert_variables_list_the_deployments(prometheus, board, namespace)
+        wait_for(
+            lambda: prometheus.query(annotation),
+            timeout=150,
+            interval=2,
+            message="a scale event of the generic deployment under 20 requests/s",
+        )
+        assert chart_operator.denials() == []
+    finally:
+        prometheus.remove_targets(operator_targets)
+
+
+def assert_variables_list_the_deployments(
+    prometheus: Prometheus, board: dict[str, Any], namespace: str
+) -> None:
+    """Each `label_values(selector, label)` variable finds the test's namespace and deployments."""
+    variables = {v["name"]: v for v in board["templating"]["list"] if v["type"] == "query"}
+    fill = {"namespace": namespace, "environment": ".*"}
+    found: dict[str, set[str]] = {}
+    for name, variable in variables.items():
+        match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"]["query"])
+        assert match, variable["query"]
+        series = prometheus.query(substitute(match.group(1), fill))
+        found[name] = {s["metric"].get(match.group(2), "") for s in series}
+    assert namespace in found["namespace"]
+    assert {"sentiment", "llama-chat"} <= found["modeldeployment"]
