@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -15,7 +15,7 @@ from .simulation import PodInfo
 DEPLOYMENT_LABEL = "serving.modelscaler.io/deployment"
 WATCH_SECONDS = 60
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
-WATCH_FACTORY: Any = watch.Watch
+WATCH_FACTORY: Any = watch.Watch  # the client's watch module is untyped: held as Any
 
 log = structlog.get_logger("trafficsim.pods")
 
@@ -44,7 +44,8 @@ class _Expired(Exception):
 class PodWatcher:
     """Lists then watches labelled pods and reports them through the callbacks.
 
-    ``namespaces`` restricts the pods followed (None: all namespaces).
+    ``namespaces`` restricts the pods followed (None: all namespaces). ``watch_factory`` makes the
+    client's ``watch.Watch`` (replaceable in tests); ``retry_seconds`` are the waits after failures.
     """
 
     def __init__(
@@ -55,8 +56,12 @@ class PodWatcher:
         on_delete: Callable[[str, str], None],
         stop: threading.Event,
         namespaces: frozenset[str] | None = None,
+        watch_factory: Callable[[], Any] = WATCH_FACTORY,
+        retry_seconds: Sequence[float] = RETRY_SECONDS,
     ) -> None:
         self._api = api
+        self._watch_factory = watch_factory
+        self._retry_seconds = retry_seconds
         self._namespaces = namespaces
         self._on_list = on_list
         self._on_change = on_change
@@ -75,7 +80,7 @@ class PodWatcher:
             except _Expired:
                 log.info("watch expired, listing again")
             except Exception as error:  # any failure of the API server or the connection: retry
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                delay = self._retry_seconds[min(failures, len(self._retry_seconds) - 1)]
                 failures += 1
                 log.warning("pod watch failed", error=repr(error), retry_in=delay)
                 self._stop.wait(delay)
@@ -94,8 +99,7 @@ class PodWatcher:
         return version
 
     def _watch(self, version: str) -> None:
-        # The client's watch module is untyped: hold it as Any rather than scatter ignores.
-        stream: Any = WATCH_FACTORY()
+        stream = self._watch_factory()
         while not self._stop.is_set():
             try:
                 for event in stream.stream(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from hack.trafficsim.app import load_config
 from hack.trafficsim.arrivals import PoissonSchedule, TraceReplay
 from hack.trafficsim.exposition import render_pod_metrics
 from hack.trafficsim.model import DeploymentModel, PodPresence
-from hack.trafficsim.pods import pod_info
+from hack.trafficsim.pods import PodWatcher, pod_info
 from hack.trafficsim.profile import ServiceSpec, TokenSpec, TraceSpec, TrafficProfile
 from hack.trafficsim.simulation import PodInfo, Simulation
 from hack.trafficsim.targets import DEPLOYMENT_META_LABEL, TargetWriter, target_groups
 from hack.trafficsim.traces import TraceError, TraceRequest, load_trace
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
@@ -517,6 +519,98 @@ def test_pod_info_reads_the_label_and_readiness() -> None:
     assert pod_info(pod("False")) == PodInfo("ns", "p", "u", "demo", ready=False)
     assert pod_info(pod("True", deleting=True)) == PodInfo("ns", "p", "u", "demo", ready=False)
     assert pod_info(pod("True", labels={})) is None
+
+
+class FakePodsApi:
+    """Answers list calls from a script: a pod list (items, resourceVersion) or an exception to raise."""
+
+    def __init__(self, answers: list[tuple[list[k8s.V1Pod], str] | Exception]) -> None:
+        self.answers = answers
+
+    def list_pod_for_all_namespaces(self, **_: Any) -> k8s.V1PodList:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        items, version = answer
+        return k8s.V1PodList(items=items, metadata=k8s.V1ListMeta(resource_version=version))
+
+
+class FakeWatch:
+    """Plays one script per stream() call: events, then optionally an exception; records where it resumed."""
+
+    def __init__(
+        self, scripts: list[tuple[list[dict[str, Any]], Exception | None]], stop: threading.Event
+    ) -> None:
+        self.scripts = scripts
+        self.stop_event = stop
+        self.resumed_from: list[str] = []
+
+    def stream(self, _: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        self.resumed_from.append(kwargs["resource_version"])
+        if not self.scripts:
+            self.stop_event.set()
+            return
+        events, failure = self.scripts.pop(0)
+        yield from events
+        if failure is not None:
+            raise failure
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def labelled_pod(name: str, version: str, ready: bool = True) -> k8s.V1Pod:
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(
+            namespace="ns",
+            name=name,
+            uid=f"uid-{name}",
+            resource_version=version,
+            labels={"serving.modelscaler.io/deployment": "demo"},
+        ),
+        status=k8s.V1PodStatus(conditions=[k8s.V1PodCondition(type="Ready", status=str(ready))]),
+    )
+
+
+def test_pod_watch_resumes_from_bookmarks_and_lists_again_after_errors() -> None:
+    stop = threading.Event()
+    api = FakePodsApi(
+        [ConnectionError("refused"), ([labelled_pod("p1", "9")], "10"), ([labelled_pod("p2", "19")], "20")]
+    )
+    watch = FakeWatch(
+        [
+            (
+                [
+                    {"type": "MODIFIED", "object": labelled_pod("p1", "11", ready=False)},
+                    {"type": "ADDED", "object": labelled_pod("p2", "12")},
+                    {"type": "BOOKMARK", "raw_object": {"metadata": {"resourceVersion": "15"}}},
+                ],
+                None,  # the stream times out: watch again from the bookmark
+            ),
+            ([], ApiException(status=410)),  # too old: list again
+            ([{"type": "DELETED", "object": labelled_pod("p2", "21")}], None),
+        ],
+        stop,
+    )
+    seen: list[tuple[str, object]] = []
+    watcher = PodWatcher(
+        api,
+        on_list=lambda pods: seen.append(("list", sorted(pod.name for pod in pods))),
+        on_change=lambda pod: seen.append(("change", (pod.name, pod.ready))),
+        on_delete=lambda namespace, name: seen.append(("delete", name)),
+        stop=stop,
+        watch_factory=lambda: watch,
+        retry_seconds=(0.0,),
+    )
+    watcher.run()
+    assert seen == [
+        ("list", ["p1"]),
+        ("change", ("p1", False)),
+        ("change", ("p2", True)),
+        ("list", ["p2"]),
+        ("delete", "p2"),
+    ]
+    assert watch.resumed_from == ["10", "15", "20", "21"]
 
 
 def test_target_files_list_ready_pods_and_disappear_with_them(tmp_path: Path) -> None:
