@@ -383,11 +383,6 @@ def test_pod_summary_of_simulated_pods(cluster: Cluster, namespace: str) -> None
     assert start.seconds_to_ready >= 2.0, "Ready only after the simulated 2 s cold start"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hack/kwok/stages.yaml's crash Stage moves the Ready condition's lastTransitionTime on a "
-    "crash while loading although Ready stays False (a kubelet keeps it), so the crashed run looks Ready",
-)
 def test_a_crash_while_loading_is_seen_as_never_ready(cluster: Cluster, namespace: str) -> None:
     crash_while_loading = {
         "modelscaler.io/start-delay": "600s",
