@@ -216,6 +216,19 @@ class DiagnosisSpec(SpecModel):
     kv_cache_saturation: float = Field(default=0.9, gt=0, le=1)
     """KV-cache usage (vLLM, SGLang) at or above which, with requests waiting, KVCacheSaturated is raised."""
 
+    time_scale: Annotated[
+        float,
+        FieldRule(
+            # A fractional minimum in the schema would be truncated by the API server: CEL states it.
+            cel="self >= 0.01 && self <= 1.0",
+            message="timeScale must be between 0.01 and 1",
+            holds=lambda value: 0.01 <= value <= 1,
+        ),
+    ] = Field(default=1.0, gt=0, le=1)
+    """Multiplies every duration the rules judge by (their windows, how long evidence must last, how long a
+    condition is held, the restart window; lookback and coldStartThreshold included): 0.1 judges a
+    deployment whose traffic and settings run 10x faster on a 10x shorter history (0.01 to 1)."""
+
 
 PromQL = Annotated[str, StringConstraints(min_length=1, max_length=PROMQL_MAX_LENGTH)]
 
