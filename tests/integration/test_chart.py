@@ -16,7 +16,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -29,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 from hack.trafficsim.client import TrafficSimProcess
+from tests.e2e.operator_process import free_port
 from tests.support.cluster import Cluster, Prometheus, PrometheusQueryError, wait_for
 from tests.unit.chart.chart_helpers import (
     CHART,
@@ -140,14 +140,6 @@ def service_account_kubeconfig(cluster: Cluster, release: Release, path: Path) -
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ChartOperator:
@@ -299,14 +291,15 @@ NOT_FED_LOCALLY = {"Restarts", "Diagnosis conditions", "CPU", "Memory", "GPU uti
 def traffic(
     cluster: Cluster, prometheus: Prometheus, namespace: str, tmp_path: Path
 ) -> Iterator[TrafficSimProcess]:
-    sim = TrafficSimProcess.start(
+    """The traffic simulator for this test's namespace (as tests/e2e's fixture of the same name)."""
+    simulator = TrafficSimProcess.start(
         cluster.kubeconfig,
         prometheus.state.file_sd_dir,
         namespaces=[namespace],
         log_path=tmp_path / "sim.log",
     )
-    yield sim
-    sim.stop()
+    yield simulator
+    simulator.stop()
 
 
 @pytest.mark.parametrize("release", ["namespaced"], indirect=True)
