@@ -6,6 +6,7 @@ cluster uses the same one); `helm_binary()` builds it when it is missing.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 DASHBOARD = CHART / "dashboards" / "modelscaler.json"
 CRD = REPO / "crds" / "serving.modelscaler.io_modeldeployments.yaml"
 RELEASE = "ms"
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present: ~10x faster
 RELEASE_NAMESPACE = "modelscaler-system"
 
 
@@ -65,8 +67,17 @@ def render(
     set_values: Sequence[str] = (),
     namespace: str = RELEASE_NAMESPACE,
 ) -> list[dict[str, Any]]:
-    """The chart's rendered manifests (templates only, no CRDs), as dicts."""
-    text = run_helm(
+    """The chart's rendered manifests (templates only, no CRDs), as dicts (a fresh copy per call)."""
+    text = _rendered_text(helm, tuple(str(p) for p in values_files), tuple(set_values), namespace)
+    return [doc for doc in yaml.load_all(text, Loader=SAFE_LOADER) if doc]
+
+
+@functools.lru_cache(maxsize=64)
+def _rendered_text(
+    helm: str, values_files: tuple[str, ...], set_values: tuple[str, ...], namespace: str
+) -> str:
+    """`helm template` output, once per distinct input (the chart does not change during a run)."""
+    return run_helm(
         helm,
         "template",
         RELEASE,
@@ -75,9 +86,8 @@ def render(
         namespace,
         "--kube-version",
         kube_version(),
-        *value_args(values_files, set_values),
+        *value_args([Path(p) for p in values_files], set_values),
     )
-    return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
 def of_kind(manifests: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
