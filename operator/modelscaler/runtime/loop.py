@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -178,6 +180,10 @@ class ControlLoop:
         leader = self._is_leader()
         work = []
         for key, body in bodies.items():
+            # reconcile() is CPU-bound (milliseconds per deployment, more with a long diagnosis
+            # history): yield between deployments so that the Lease renewal, the probes and the
+            # watch streams keep running during a pass over a large fleet.
+            await asyncio.sleep(0)
             tracked = self._tracked.get(key)
             if tracked is None:
                 tracked = self._tracked[key] = Tracked.from_status(body.get("status"))
@@ -228,6 +234,19 @@ class ControlLoop:
             for status in ("True", "False", "Unknown"):
                 t.condition.labels(*key, condition.type, status).set(1 if condition.status == status else 0)
 
+    def _refresh_slot(self, key: Key, now: float) -> float:
+        """The time a status written at `now` counts as written, for the periodic refresh.
+
+        Each deployment refreshes on its own grid, `status_refresh_seconds` apart and offset by
+        a stable per-deployment phase: the latest grid point not after `now`. So the refreshes
+        of a fleet spread evenly over the period, even when every deployment was written on the
+        same tick (the first tick after a start, a Prometheus outage that flips every
+        condition), instead of all coming due together on one long tick.
+        """
+        period = self._config.status_refresh_seconds
+        phase = zlib.crc32(f"{key[0]}/{key[1]}".encode()) / 2**32 * period
+        return phase + math.floor((now - phase) / period) * period
+
     async def _apply(self, key: Key, body: dict[str, Any], tracked: Tracked, plan: Plan, now: float) -> None:
         logger = log_for(*key)
         async with self._writes:
@@ -251,8 +270,9 @@ class ControlLoop:
                     patch = merge_patch(body.get("status"), plan.status)
                     if not patch or await self._writer.patch_status(key[0], key[1], patch):
                         tracked.written_status = plan.status
-                        tracked.written_at = now
-                    self._telemetry.api_writes.labels("status").inc()
+                        tracked.written_at = self._refresh_slot(key, now)
+                    if patch:
+                        self._telemetry.api_writes.labels("status").inc()
                 for event in plan.events:
                     await self._writer.emit_event(body, event.type, event.reason, event.message)
                     self._telemetry.api_writes.labels("event").inc()
