@@ -103,11 +103,11 @@ def ensure_namespace(cluster: local_cluster.ClusterState, namespace: str) -> Non
 
 
 def wait_for_first_replicas(state: SandboxState, names: list[str]) -> None:
-    """Wait (bounded) until the simulator serves a Ready pod of each deployment."""
+    """Wait (bounded) until every pod of each deployment is Ready in the simulator's eyes."""
 
     def serving() -> bool:
-        ready = processes.trafficsim_ready_pods(state)
-        return all(ready.get(name, 0) >= 1 for name in names)
+        pods = processes.trafficsim_pods(state)
+        return all(pods.get(name, (0, 0))[0] >= 1 and pods[name][0] == pods[name][1] for name in names)
 
     try:
         local_cluster.wait_until(

@@ -165,10 +165,14 @@ def _trafficsim_call(state: SandboxState, method: str, path: str, payload: objec
         raise SandboxError(f"traffic simulator: {method} {path}: {error}") from error
 
 
-def trafficsim_ready_pods(state: SandboxState) -> dict[str, int]:
-    """Ready pods the simulator knows, per deployment of the sandbox's namespace."""
+def trafficsim_pods(state: SandboxState) -> dict[str, tuple[int, int]]:
+    """(Ready pods, all pods) the simulator knows, per deployment of the sandbox's namespace."""
     rows = _trafficsim_call(state, "GET", "/traffic")["deployments"]
-    return {str(row["name"]): len(row["ready_pods"]) for row in rows if row["namespace"] == state.namespace}
+    return {
+        str(row["name"]): (len(row["ready_pods"]), int(row["pods"]))
+        for row in rows
+        if row["namespace"] == state.namespace
+    }
 
 
 def set_traffic(state: SandboxState, config: dict[str, Any]) -> None:
