@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv with the package and its test tools
 
 sandbox: $(STAMP) ## bring up cluster, Prometheus, operator, demo models under traffic, and show them scaling
-	$(BIN)/python hack/sandbox.py up
+	$(BIN)/python hack/sandbox.py up $(SANDBOX_ARGS)
 
 sandbox-down: $(STAMP) ## stop everything the sandbox started
-	$(BIN)/python hack/sandbox.py down
+	$(BIN)/python hack/sandbox.py down $(SANDBOX_ARGS)
 
 test: $(STAMP) ## run every test: unit, integration and end-to-end (builds the cluster binaries on first use)
 	$(BIN)/python -m pytest tests -q

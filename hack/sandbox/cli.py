@@ -146,6 +146,45 @@ def explore_commands(state: SandboxState, cluster: local_cluster.ClusterState) -
     ]
 
 
+def sandbox_state(
+    name: str,
+    namespace: str | None,
+    previous: SandboxState | None,
+    cluster: local_cluster.ClusterState,
+    owned: bool,
+) -> SandboxState:
+    """The running sandbox's state when it is on this cluster, else a new one."""
+    if previous is not None and previous.cluster_state_dir == cluster.state_dir:
+        if namespace and namespace != previous.namespace:
+            say(f"the sandbox runs in namespace {previous.namespace!r}; `down` first to change it")
+        return previous
+    state = SandboxState(
+        name=name,
+        namespace=namespace or DEFAULT_NAMESPACE,
+        state_dir=str(sandbox_dir(name)),
+        cluster_state_dir=cluster.state_dir,
+        cluster_owned=owned,
+        started_at=time.time(),
+    )
+    state.save()
+    return state
+
+
+def start_traffic(state: SandboxState, cluster: local_cluster.ClusterState) -> None:
+    """Start the simulator, wait for the models' first Ready replicas, then give each its traffic."""
+    processes.start_trafficsim(state, cluster)
+    say(f"traffic simulator running (pid {state.trafficsim_pid}, {state.trafficsim_url})")
+    say("waiting for the first replicas to turn Ready (simulated cold starts of 3 to 8 s)")
+    wait_for_first_replicas(state, scenario.model_names())
+    plan = scenario.load_traffic(state.namespace)
+    processes.set_traffic(state, plan.config)
+    state.started_at = time.time()
+    state.save()
+    say("traffic started:")
+    for note in plan.notes:
+        say(f"  {note}")
+
+
 def up(name: str, namespace: str | None, duration: float, interval: float) -> int:
     """Bring the sandbox up (or find it running), print what happens for `duration` s, leave it running."""
     try:
@@ -154,20 +193,7 @@ def up(name: str, namespace: str | None, duration: float, interval: float) -> in
         raise SandboxError("the modelscaler package is not installed here; run `make sandbox`") from None
     previous = SandboxState.load(name)
     cluster, owned = open_cluster(name, previous)
-    if previous is not None and previous.cluster_state_dir == cluster.state_dir:
-        state = previous
-        if namespace and namespace != state.namespace:
-            say(f"the sandbox runs in namespace {state.namespace!r}; `down` first to change it")
-    else:
-        state = SandboxState(
-            name=name,
-            namespace=namespace or DEFAULT_NAMESPACE,
-            state_dir=str(sandbox_dir(name)),
-            cluster_state_dir=cluster.state_dir,
-            cluster_owned=owned,
-            started_at=time.time(),
-        )
-        state.save()
+    state = sandbox_state(name, namespace, previous, cluster, owned)
     install_crd(cluster)
     ensure_namespace(cluster, state.namespace)
     say(f"CRD installed; namespace {state.namespace!r} ready")
@@ -177,20 +203,11 @@ def up(name: str, namespace: str | None, duration: float, interval: float) -> in
     local_cluster.kubectl_run(cluster, ["apply", "-n", state.namespace, "-f", str(scenario.MODELS_DIR)])
     say(f"applied ModelDeployments {', '.join(scenario.model_names())} from examples/sandbox/models/")
     events_since = time.time()
-    if not processes.trafficsim_running(state):
-        processes.start_trafficsim(state, cluster)
-        say(f"traffic simulator running (pid {state.trafficsim_pid}, {state.trafficsim_url})")
-        say("waiting for the first replicas to turn Ready (simulated cold starts of 3 to 8 s)")
-        wait_for_first_replicas(state, scenario.model_names())
-        plan = scenario.load_traffic(state.namespace)
-        processes.set_traffic(state, plan.config)
-        state.started_at = events_since = time.time()
-        say("traffic started:")
-        for note in plan.notes:
-            say(f"  {note}")
-    else:
+    if processes.trafficsim_running(state):
         say("the operator and the traffic simulator were already running")
-    state.save()
+    else:
+        start_traffic(state, cluster)
+        events_since = state.started_at
     if duration > 0:
         say(
             f"watching for {duration:.0f} s; times count from the traffic's start "
@@ -288,4 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SandboxError, *CLUSTER_ERRORS) as error:
         detail = getattr(error, "stderr", "") or ""
         print(f"error: {error}\n{detail}".rstrip(), file=sys.stderr)
+        if args.command == "up":
+            print(
+                f"what did start keeps running; stop it with: {SCRIPT} down --name {args.name}",
+                file=sys.stderr,
+            )
         return 1
