@@ -163,7 +163,7 @@ def test_load_step_scales_up_fast_then_down_after_the_delay_in_steps(
 def test_kill_9_mid_delay_keeps_the_original_scale_down_time(
     cluster: Cluster, namespace: str, traffic: TrafficSimProcess, operators: OperatorFactory
 ) -> None:
-    apply_md(cluster, namespace, scaleDownDelay="30s")
+    apply_md(cluster, namespace, scaleDownDelay="60s")
     traffic.set_profile(namespace, NAME, HIGH)
     operator = operators()
     wait_for_replicas(cluster, namespace, NAME, lambda r: r >= 5, 90, "scale-up under load")
@@ -185,11 +185,12 @@ def test_kill_9_mid_delay_keeps_the_original_scale_down_time(
     time.sleep(12)
     head = pending_head()
     assert head is not None
-    due = head[0] + 30  # the peak expires from the 30 s window then
+    due = head[0] + 60  # the peak expires from the 60 s window then
 
     operator.kill()  # SIGKILL halfway through the delay
     killed_at = time.time()
-    assert due - killed_at > 3, "the test should kill the operator before the scale-down is due"
+    # Killed well inside the delay: the standby needs a lease duration (4 s) and a tick to take over.
+    assert due - killed_at > 15, "the test should kill the operator halfway through the delay"
     time.sleep(2)
     operators(identity="operator-b")
 
@@ -198,10 +199,11 @@ def test_kill_9_mid_delay_keeps_the_original_scale_down_time(
         return time.time() if replicas is not None and replicas < peak else None
 
     happened = wait_for(first_lower, timeout=90, interval=0.25, message="the scale-down after the restart")
-    # At the original time, within a few ticks (lease takeover + first tick + polling): not earlier, and
-    # certainly not a whole delay later.
+    # At the original time: within a tick (1 s) plus the polling and kubectl latency of this test; not
+    # earlier, and not a whole delay later as an operator that forgot its window would do.
     assert happened >= due - 1.5, (happened, due)
-    assert happened <= due + 6, (happened, due)
+    assert happened <= due + 3, (happened, due)
+    print(f"scale-down {happened - due:+.2f} s from its original time after a kill -9 and a restart")
 
 
 def test_prometheus_down_holds_replicas_and_recovers(
