@@ -148,11 +148,13 @@ class PrometheusSource:
         signals = assemble(plan, results, self.clock())
         seconds = time.monotonic() - started
         failed = [t for t in timings if t.failed is not None]
-        log.info(
+        # Every tick: debug when all answered; one warning per batch (not per query) when some failed.
+        (log.warning if failed else log.debug)(
             "prometheus batch",
             deployments=len(deployments),
             queries=len(timings),
             failed=len(failed),
+            first_failure=failed[0].name if failed else None,
             seconds=round(seconds, 3),
         )
         return Batch(signals, timings, seconds)
@@ -206,7 +208,7 @@ class PrometheusSource:
             raw = self._client.custom_query(query.promql, params={"timeout": timeout})
         except Exception as error:  # every failure becomes a typed outcome below
             outcome = classify_exception(query.name, error, sent, stale_after)
-            log.warning("prometheus query failed", query=query.name, reason=outcome.unknown.reason)
+            log.debug("prometheus query failed", query=query.name, reason=outcome.unknown.reason)
             return outcome, time.monotonic() - started
         result = parse_result(query.name, raw, query.parse_options(sent, stale_after))
         return result, time.monotonic() - started
