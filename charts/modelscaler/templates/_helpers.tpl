@@ -65,6 +65,16 @@ app.kubernetes.io/part-of: modelscaler
 {{- if or $p.bearerToken.secretName $p.bearerToken.serviceAccountToken $p.basicAuth.secretName $p.tls.ca.name $p.tls.clientCertSecretName -}}true{{- end -}}
 {{- end -}}
 
+{{/* prometheus.scrapeIntervalSeconds as a Prometheus duration: whole seconds, else milliseconds. */}}
+{{- define "modelscaler.scrapeInterval" -}}
+{{- $seconds := float64 .Values.prometheus.scrapeIntervalSeconds -}}
+{{- if eq $seconds (float64 (int $seconds)) -}}
+{{- printf "%ds" (int $seconds) -}}
+{{- else -}}
+{{- printf "%dms" (int (mulf $seconds 1000)) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The namespaces whose model pods the PodMonitor scrapes, when not all of them. */}}
 {{- define "modelscaler.modelNamespaces" -}}
 {{- if .Values.operator.watchNamespaces -}}

@@ -269,6 +269,18 @@ def test_the_pod_monitor_applies_the_label_contract(helm: str) -> None:
     assert spec["namespaceSelector"] == {"any": True}
 
 
+@pytest.mark.parametrize(("seconds", "interval"), [("30", "30s"), ("1.5", "1500ms"), ("0.25", "250ms")])
+def test_the_pod_monitor_interval_is_a_valid_prometheus_duration(
+    helm: str, seconds: str, interval: str
+) -> None:
+    manifests = render(
+        helm, set_values=['podMonitor={"enabled": true}', f"prometheus.scrapeIntervalSeconds={seconds}"]
+    )
+
+    (endpoint,) = one(manifests, "PodMonitor")["spec"]["podMetricsEndpoints"]
+    assert endpoint["interval"] == interval
+
+
 def test_a_namespaced_pod_monitor_scrapes_the_watched_namespaces(helm: str) -> None:
     monitor = one(render(helm, [CHART / "ci" / "namespaced-values.yaml"]), "PodMonitor")
 
