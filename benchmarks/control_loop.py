@@ -279,6 +279,7 @@ class Operator:
         self,
         kubeconfig: str,
         lease: Sequence[str],
+        source: Path,
         namespaces: Sequence[str],
         prometheus: str,
         scrape: float,
@@ -294,7 +295,7 @@ class Operator:
         args += ["--identity", "bench", "--lease-namespace", namespaces[0], *lease]
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]),
             "MODELSCALER_PROMETHEUS_URL": prometheus,
             "MODELSCALER_PROMETHEUS_SCRAPE_INTERVAL_SECONDS": f"{scrape:g}",
             "MODELSCALER_LOG_FORMAT": "json",
@@ -634,6 +635,7 @@ def measure(args: argparse.Namespace) -> Result:
         operator = Operator(
             state.kubeconfig,
             lease,
+            args.operator_path,
             fleet.namespaces,
             prometheus.url,
             args.scrape_interval,
@@ -869,6 +871,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--lease-duration", type=float, help="the operator's --lease-duration (default: the operator's own)"
     )
     parser.add_argument("--lease-renew", type=float, default=5.0, help="with --lease-duration")
+    parser.add_argument(
+        "--operator-path",
+        type=Path,
+        default=REPO / "operator",
+        help="source root to run the operator from (to measure a change side by side)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the namespaces in place at the end")
     parser.add_argument("--history-only", action="store_true", help="run part 2 only (no cluster)")
     parser.add_argument("--markdown", type=Path, help="append the results to this markdown file")
