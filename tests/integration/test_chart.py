@@ -32,11 +32,14 @@ from tests.e2e.operator_process import free_port
 from tests.support.cluster import Cluster, Prometheus, PrometheusQueryError, wait_for
 from tests.unit.chart.chart_helpers import (
     CHART,
+    CI_VALUES,
     REPO,
     container_env,
     dashboard,
+    dump_yaml,
     one,
     panel_queries,
+    render,
     run_helm,
     substitute,
 )
@@ -280,6 +283,32 @@ def test_the_chart_service_account_is_enough_to_run_the_operator(
     assert chart_operator.denials() == []
     assert may_delete.stdout.strip() == "no"
     assert may_read_secrets.stdout.strip() == "no"
+
+
+MONITORING_GROUP = "monitoring.coreos.com/"
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name.removesuffix("-values.yaml"))
+def test_every_scenario_is_accepted_by_the_api_server(cluster: Cluster, namespace: str, values: Path) -> None:
+    """Server-side dry run with strict field validation: every field name and type as Kubernetes reads it.
+
+    The Prometheus Operator's kinds are left out: their CRDs are not installed in the local cluster.
+    """
+    here = [f"dashboard.namespace={json.dumps(namespace)}"]  # the scenarios' other namespaces do not exist
+    if (yaml.safe_load(values.read_text()) or {}).get("operator", {}).get("watchNamespaces"):
+        here.append(f"operator.watchNamespaces={json.dumps([namespace])}")
+    manifests = render(cluster.helm, [values], here, namespace)
+    core = [m for m in manifests if not m["apiVersion"].startswith(MONITORING_GROUP)]
+    for manifest in core:
+        if manifest["kind"] in {"ClusterRole", "ClusterRoleBinding"}:
+            manifest["metadata"]["name"] += f"-{namespace}"  # no clash with a real install
+
+    result = cluster.kubectl(
+        "apply", "--dry-run=server", "--validate=strict", "-f", "-", input=dump_yaml(core), check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == len(core)
 
 
 # Panels the traffic simulator and the operator feed; the others need cAdvisor, DCGM, restarts or
