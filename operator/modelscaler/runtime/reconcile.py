@@ -241,7 +241,7 @@ def _without_backlog_sizing(
     if observation.arrival_concurrency_stable is not None:
         tracked.arrivals_seen_at = now
         return observation
-    if observation.stable_concurrency is None:
+    if observation.stable_concurrency is None and observation.burst_concurrency is None:
         return observation
     recently = tracked.arrivals_seen_at is not None and (
         now - tracked.arrivals_seen_at < ARRIVAL_GAP_WINDOWS * params.stable_window
@@ -335,7 +335,7 @@ def _finding_events(before: Sequence[Condition], findings: Sequence[Finding]) ->
             hint = "; ".join(
                 f"set {r.setting} from {r.current} to {r.suggested}" for r in finding.recommendations
             )
-            message = finding.message + (f" Recommended: {hint}." if hint else "")
+            message = finding.message.rstrip(". ") + (f". Recommended: {hint}." if hint else ".")
             events.append(EventSpec("Warning", finding.reason, message))
         elif not finding.is_problem and old_status == "True":
             events.append(EventSpec("Normal", f"{finding.type.value}Resolved", finding.message))
