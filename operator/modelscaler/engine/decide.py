@@ -7,8 +7,13 @@ and the words that explain it:
                `ceil(concurrency / capacity)`. When the arrival-driven concurrency
                (arrival rate x mean service time) is known, the engine sizes from
                it rather than from the in-flight count, which includes the backlog
-               a cold start builds up; the requests in service are a floor, sized
-               at the full concurrency target (see size_window).
+               a cold start builds up. With the queue known, the waiting requests
+               add their drain concurrency (waiting x service time /
+               `backlog_drain_time`) for as long as they wait: a transient part the
+               scale-down window does not keep. With the queue unknown, the
+               requests in service are a floor at the full concurrency target
+               (see size_window). Within `scale_up_tolerance` of the current
+               replicas the load wants no more than the current replicas.
 2. burst    -- burst mode (Knative's panic mode): entered when the burst window
                needs at least `panic_threshold` x the standing replicas (burst
                concurrency / capacity, before rounding up, as Knative compares it:
@@ -33,11 +38,16 @@ and the words that explain it:
                apart, so with the defaults 15 -> 1 goes 15, 8, 5, 3, 2, 1 at 900 s
                intervals once the load has been low for 900 s. No scale-down within
                min(stable window, delay) of the first observation (fresh start or
-               restart whose status had no window).
+               restart whose status had no window), nor while a backlog worth at
+               least one replica's capacity drains. Replicas started for a backlog
+               (above every count the load asked for since the last scale-up, less
+               than a delay ago) leave at once when it has drained, without steps
+               (see started_for_backlog).
 
 Every Decision says why in the HPA's words. reason: ScaleUp, ScaleDown,
 ScaleDownStabilized (a lower count is wanted but the delay window, the step
-spacing, the start guard or burst mode holds it), Steady, TooManyReplicas /
+spacing, the start guard, burst mode or a draining backlog holds it),
+BacklogDrained (the replicas started for a backlog leave), Steady, TooManyReplicas /
 TooFewReplicas (a bound holds the count where it is), Paused, MetricsUnavailable,
 Initial. limited_by: what shaped a count (TooManyReplicas, TooFewReplicas,
 ScaleUpLimit, ScaleDownLimit). message: the same in figures, e.g. "stable
@@ -75,11 +85,29 @@ def _fmt(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """A wanted replica count and the signal it came from (for the message)."""
+    """A wanted replica count and the signal it came from (for the message).
+
+    sustained / sustained_needed: the count (and the replicas needed before
+    rounding) that the load itself asks for, without what a draining backlog adds
+    (see size_window); None when nothing was added, i.e. equal to count / needed.
+    Only the sustained count goes into the scale-down window.
+    """
 
     count: int
     needed: float  # replicas needed before rounding up: concurrency / per_replica
     label: str  # e.g. "stable concurrency 4.2 over 60 s / capacity 0.7"
+    sustained: int | None = None
+    sustained_needed: float | None = None
+
+    @property
+    def remembered(self) -> int:
+        """The count the scale-down window records: the sustained one."""
+        return self.count if self.sustained is None else self.sustained
+
+    @property
+    def load_needed(self) -> float:
+        """Replicas the load needs before rounding, without the backlog (burst mode compares it)."""
+        return self.needed if self.sustained_needed is None else self.sustained_needed
 
     def describe(self) -> str:
         """The sizing sentence: "<signal> / capacity 0.7 -> 6"."""
@@ -97,6 +125,26 @@ def _sized(concurrency: float, per_replica: float, label: str) -> Wanted:
     return Wanted(wanted_count(concurrency, per_replica), max(concurrency, 0.0) / per_replica, label)
 
 
+def backlog_concurrency(params: ScalingParams, obs: Observation) -> float | None:
+    """The concurrency that drains the waiting requests in backlog_drain_time; None when unknown.
+
+    waiting x service_time is the work the queue holds (slot-seconds); spread over
+    the drain time it is a concurrency to add to the arrivals'. A backlog worth
+    less than one replica's capacity counts as 0 (a few requests waiting for a
+    slot are no reason to start a replica). None when the queue or the service
+    time is unknown, or the drain term is off (backlog_drain_time 0).
+    """
+    if params.backlog_drain_time <= 0 or obs.waiting is None or obs.service_time is None:
+        return None
+    backlog = max(obs.waiting, 0.0) * max(obs.service_time, 0.0) / params.backlog_drain_time
+    return backlog if backlog >= params.capacity - _EPSILON else 0.0
+
+
+def is_draining(backlog: float | None) -> bool:
+    """True while a backlog worth at least one replica's capacity waits: no scale-down then."""
+    return backlog is not None and backlog > 0
+
+
 def size_window(
     params: ScalingParams,
     window_name: str,
@@ -104,27 +152,44 @@ def size_window(
     in_flight: float | None,
     arrival: float | None,
     in_service: float | None,
+    backlog: float | None = None,
 ) -> Wanted | None:
     """The wanted count from one window's signals, or None when the window is unknown.
 
-    Prefers the arrival-driven concurrency at the capacity (target x utilization),
-    with the requests in service as a floor at the full concurrency target: they
-    show the replicas busy right now, and as an instantaneous count they peak
-    well above their average, so sizing them with the headroom too would hold
-    every peak through the scale-down delay (measured in the simulator: 31-48 %
-    more replica-seconds on the shared traces for at most 1.4 points fewer
-    requests over objective). Without arrivals, falls back to the in-flight
-    concurrency (which counts queued requests) at the capacity.
+    Prefers the arrival-driven concurrency at the capacity (target x utilization).
+    When the queue is known (`backlog` not None, see backlog_concurrency), its
+    drain concurrency is added to the arrivals', as a transient part: the count
+    rises, the sustained count (the one the scale-down window keeps) does not, so
+    the replicas started for a cold start's backlog leave once it has drained
+    (see started_for_backlog). When the queue is unknown, the requests in service
+    are a floor at the full concurrency target instead: they show the replicas
+    busy right now, and as an instantaneous count they peak well above their
+    average, so sizing them with the headroom too would hold every peak through
+    the scale-down delay. (With the queue known the floor is left out: right
+    after a backlog drains every slot is busy with the queue's requests, and the
+    floor held that count for a whole delay; the drain term covers what the
+    arrivals miss. Measured in benchmarks/README.md.) Without arrivals, falls
+    back to the in-flight concurrency (which counts queued requests) at the
+    capacity.
     """
     at_capacity = f"over {_fmt(window_seconds)} s / capacity {_fmt(params.capacity)}"
     if arrival is not None:
-        arrivals_label = f"{window_name} arrival concurrency {_fmt(arrival)} {at_capacity}"
-        from_arrivals = _sized(arrival, params.capacity, arrivals_label)
-        if in_service is None:
-            return from_arrivals
-        service_label = f"in service {_fmt(in_service)} / target {_fmt(params.concurrency_target)}"
-        from_service = _sized(in_service, params.concurrency_target, service_label)
-        return from_service if from_service.count > from_arrivals.count else from_arrivals
+        sustained = _sized(
+            arrival, params.capacity, f"{window_name} arrival concurrency {_fmt(arrival)} {at_capacity}"
+        )
+        if backlog is None:
+            if in_service is not None:
+                service_label = f"in service {_fmt(in_service)} / target {_fmt(params.concurrency_target)}"
+                from_service = _sized(in_service, params.concurrency_target, service_label)
+                if from_service.count > sustained.count:
+                    return from_service
+            return sustained
+        drain = f"backlog {_fmt(backlog)} drained in {_fmt(params.backlog_drain_time)} s"
+        label = f"{window_name} arrival concurrency {_fmt(arrival)} + {drain} {at_capacity}"
+        with_backlog = _sized(arrival + backlog, params.capacity, label)
+        if with_backlog.count <= sustained.count:
+            return sustained
+        return Wanted(with_backlog.count, with_backlog.needed, label, sustained.count, sustained.needed)
     if in_flight is not None:
         return _sized(
             in_flight, params.capacity, f"{window_name} concurrency {_fmt(in_flight)} {at_capacity}"
@@ -156,7 +221,7 @@ def update_burst_mode(
     """Enters, keeps or leaves burst mode from the burst window's wanted count."""
     base = max(standing, 1)
     threshold = params.panic_threshold * base
-    needed = burst.needed
+    needed = burst.load_needed
     if needed >= threshold - _EPSILON:
         entering = memory.burst_mode_since is None
         since = now if memory.burst_mode_since is None else memory.burst_mode_since
@@ -269,6 +334,7 @@ def move(
     memory: Memory,
     observing_since: float | None,
     now: float,
+    window_max: int,
 ) -> Step:
     """Applies the rate limits to move from `current` towards the bounded target."""
     if bounded.replicas > current:
@@ -278,8 +344,40 @@ def move(
         note = f"above max {params.max_replicas}: down to it at once"
         return Step(params.max_replicas, "ScaleDown", "TooManyReplicas", note)
     if bounded.replicas < current:
+        if started_for_backlog(current, window_max, params, memory, observing_since, now):
+            note = (
+                f"the {current - bounded.replicas} replicas above the {window_max} the load asked for were "
+                "started for a backlog, now drained: removed at once"
+            )
+            return Step(bounded.replicas, "BacklogDrained", None, note)
         return step_down(current, bounded.replicas, params, memory, observing_since, now)
     return Step(current, bounded.reason or "Steady")
+
+
+def started_for_backlog(
+    current: int,
+    window_max: int,
+    params: ScalingParams,
+    memory: Memory,
+    observing_since: float | None,
+    now: float,
+) -> bool:
+    """True when the replicas above the window maximum were started for a backlog, not for the load.
+
+    The last change was a scale-up, less than one delay ago, observed with a
+    window (not the creation, nor a restart that lost it): a scale-up the load
+    asked for is in the window, so `current > window_max` means the count above
+    it came only from a backlog's drain term (or the requests in service while
+    it drained), which the window never keeps. Those replicas leave at once when
+    the backlog is gone, instead of by delayed steps.
+    """
+    last_up = memory.last_scale_time
+    if last_up is None or observing_since is None or observing_since >= last_up:
+        return False
+    last_down = memory.last_scale_down_time
+    if last_down is not None and last_down >= last_up:
+        return False
+    return now - last_up < params.scale_down_delay and current > window_max
 
 
 # --- the pipeline ----------------------------------------------------------------------------
@@ -297,6 +395,8 @@ def _inputs(params: ScalingParams, obs: Observation) -> dict[str, float]:
         "arrivalConcurrencyStable": obs.arrival_concurrency_stable,
         "arrivalConcurrencyBurst": obs.arrival_concurrency_burst,
         "inService": obs.in_service,
+        "waiting": obs.waiting,
+        "serviceTime": obs.service_time,
     }
     return {key: float(value) for key, value in figures.items() if value is not None}
 
@@ -325,6 +425,7 @@ def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) 
     if params.paused:
         message = f"autoscaling paused; holding {current}"
         return Decision(current, current, Mode.PAUSED, "Paused", message, inputs=inputs), memory
+    backlog = backlog_concurrency(params, obs)
     stable = size_window(
         params,
         "stable",
@@ -332,6 +433,7 @@ def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) 
         obs.stable_concurrency,
         obs.arrival_concurrency_stable,
         obs.in_service,
+        backlog,
     )
     burst = size_window(
         params,
@@ -340,6 +442,7 @@ def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) 
         obs.burst_concurrency,
         obs.arrival_concurrency_burst,
         obs.in_service,
+        backlog,
     )
     if current == 0 and memory == Memory():
         return _initial(params, stable, burst, now, inputs)
@@ -352,7 +455,7 @@ def decide(params: ScalingParams, obs: Observation, memory: Memory, now: float) 
         return decision, memory
     if stable is None or burst is None:
         return _on_partial_data(params, obs, memory, now, stable, burst, inputs)
-    return _on_full_data(params, obs, memory, now, stable, burst, inputs)
+    return _on_full_data(params, obs, memory, now, stable, burst, backlog, inputs)
 
 
 def _initial(
@@ -395,7 +498,7 @@ def _on_partial_data(
     assert known is not None  # decide() routes here only with one window known
     unknown_name = "stable" if stable is None else "burst"
     current = obs.current_replicas
-    window, observing_since = observe(params, memory, now, known.count)
+    window, observing_since = observe(params, memory, now, known.remembered)
     bounded = clamp_to_bounds(known.count, params)
     notes = [
         f"{unknown_name} concurrency unknown ({obs.unknown_reason or 'no data'})",
@@ -419,7 +522,7 @@ def _on_partial_data(
         valid=valid,
         wanted_stable=stable.count if stable else None,
         wanted_burst=burst.count if burst else None,
-        wanted_unclamped=known.count,
+        wanted_unclamped=known.remembered,
         limited_by=step.limited_by or bounded.limited_by,
         inputs=inputs,
     )
@@ -436,6 +539,7 @@ def _on_full_data(
     now: float,
     stable: Wanted,
     burst: Wanted,
+    backlog: float | None,
     inputs: dict[str, float],
 ) -> tuple[Decision, Memory]:
     """Both windows known: size, burst mode, window max, bound, move."""
@@ -445,13 +549,25 @@ def _on_full_data(
     follows_burst = burst_state.active or params.follow_burst_in_stable_mode
     leading = burst if follows_burst and burst.count > stable.count else stable
     wanted = leading.count
-    window, observing_since = observe(params, memory, now, wanted)
+    remembered = leading.remembered
+    tolerance_note = ""
+    if current < wanted and leading.needed <= current * (1 + params.scale_up_tolerance) + _EPSILON:
+        tolerance_note = (
+            f"needs {_fmt(leading.needed)} replicas, within tolerance "
+            f"{_fmt(params.scale_up_tolerance)} of {current}"
+        )
+        wanted = current
+        remembered = min(remembered, current)
+    window, observing_since = observe(params, memory, now, remembered)
     head = window[0]
     target = max(head.wanted, wanted)
-    notes = [leading.describe(), burst_state.note]
+    notes = [leading.describe(), tolerance_note, burst_state.note]
     held = False
     if burst_state.active and target < current:
         target, held = current, True
+    elif is_draining(backlog) and target < current:
+        target, held = current, True
+        notes.append(f"backlog {_fmt(backlog or 0.0)} draining (at least one replica's worth): no scale-down")
     elif wanted < current and head.wanted > wanted:
         held = head.wanted >= current
         age = now - head.time
@@ -460,7 +576,7 @@ def _on_full_data(
             f"(scale-down delay {_fmt(params.scale_down_delay)} s)"
         )
     bounded = clamp_to_bounds(target, params)
-    step = move(current, bounded, params, memory, observing_since, now)
+    step = move(current, bounded, params, memory, observing_since, now, head.wanted)
     reason = "ScaleDownStabilized" if held and step.replicas == current else step.reason
     notes += [bounded.note, step.note]
     mode = Mode.BURST if burst_state.active else Mode.STABLE
@@ -472,7 +588,7 @@ def _on_full_data(
         message=_message(notes, current, step.replicas),
         wanted_stable=stable.count,
         wanted_burst=burst.count,
-        wanted_unclamped=target,
+        wanted_unclamped=max(head.wanted, remembered),
         limited_by=step.limited_by or bounded.limited_by,
         inputs={**inputs, "wantedStable": stable.count, "wantedBurst": burst.count, "windowMax": head.wanted},
     )

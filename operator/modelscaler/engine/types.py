@@ -44,6 +44,19 @@ class ScalingParams:
     # nor, through the scale-down window, holds replicas. True sizes from
     # max(stable, burst) at every tick (more replicas, fewer latency misses).
     follow_burst_in_stable_mode: bool = False
+    # Engine tuning, not user settings (no field in the ModelDeployment spec);
+    # the defaults were chosen in the simulator (benchmarks/README.md).
+    # backlog_drain_time: when the queue is known (Observation.waiting and
+    # service_time), the waiting requests add waiting x service_time / this many
+    # seconds to the arrival-driven concurrency: replicas to drain a cold start's
+    # backlog, started only while it lasts (the scale-down window does not keep
+    # them). Smaller drains faster and starts more; 0 ignores the queue.
+    backlog_drain_time: float = 10.0
+    # scale_up_tolerance: no scale-up while the load needs at most (1 + this) x
+    # the current replicas (the HPA's tolerance, applied upwards only): the
+    # noise of a 60-s average no longer adds a replica that the scale-down delay
+    # then holds for a whole delay.
+    scale_up_tolerance: float = 0.1
 
     @property
     def capacity(self) -> float:
@@ -62,6 +75,10 @@ class Observation:
     whatever backlog a cold start has built; the engine sizes from
     max(arrival, in-service) when these are known.
     in_service: requests being served right now (not waiting), when known.
+    waiting: requests queued in the servers right now, not yet in service, when known.
+    service_time: mean service seconds of a request (the mean behind the arrival
+    concurrency), when known. With both, the engine adds the backlog's drain
+    concurrency (waiting x service_time / ScalingParams.backlog_drain_time).
     """
 
     time: float
@@ -73,6 +90,8 @@ class Observation:
     arrival_concurrency_stable: float | None = None
     arrival_concurrency_burst: float | None = None
     in_service: float | None = None
+    waiting: float | None = None
+    service_time: float | None = None
     # Why the data is unknown, when it is (e.g. "query concurrency_stable failed: timeout").
     unknown_reason: str | None = None
 
@@ -156,6 +175,9 @@ class Decision:
     message: the reason in figures, e.g. "stable concurrency 4.2 over 60 s /
     capacity 0.7 -> 6; clamped to max 5".
     inputs: the figures behind the decision, for status.lastDecision.inputs.
+    wanted_unclamped: the count the load wants before the bounds (the delay
+    window's maximum or the count wanted now, whichever is higher), without the
+    transient part a draining backlog adds: what maxReplicas would have to allow.
     """
 
     desired: int

@@ -31,6 +31,8 @@ class Tick:
     # source knows them (it then knows them for both windows).
     arrival: tuple[float, float] | None = None
     in_service: float | None = None
+    # The queue, when known: requests waiting and their mean service seconds.
+    queue: tuple[float, float] | None = None
 
 
 loads = st.one_of(st.none(), st.floats(min_value=0.0, max_value=15.0, allow_nan=False))
@@ -43,6 +45,10 @@ ticks = st.builds(
     starting_share=st.sampled_from([0.0, 0.0, 0.5, 1.0]),
     arrival=st.one_of(st.none(), st.tuples(known_loads, known_loads)),
     in_service=st.one_of(st.none(), known_loads),
+    queue=st.one_of(
+        st.none(),
+        st.tuples(st.sampled_from([0.0, 1.0, 5.0, 40.0]), st.sampled_from([0.5, 2.0, 10.0])),
+    ),
 )
 
 
@@ -61,6 +67,8 @@ def scaling_params(draw: st.DrawFn) -> ScalingParams:
         panic_threshold=draw(st.sampled_from([1.5, 2.0])),
         max_scale_up_rate=draw(st.sampled_from([1.5, 2.0, 1000.0])),
         follow_burst_in_stable_mode=draw(st.booleans()),
+        backlog_drain_time=draw(st.sampled_from([0.0, 10.0, 60.0])),
+        scale_up_tolerance=draw(st.sampled_from([0.0, 0.1, 0.5])),
     )
 
 
@@ -77,6 +85,8 @@ def observation(tick: Tick, time: float, replicas: int) -> Observation:
         arrival_concurrency_stable=tick.arrival[0] if tick.arrival else None,
         arrival_concurrency_burst=tick.arrival[1] if tick.arrival else None,
         in_service=tick.in_service,
+        waiting=tick.queue[0] if tick.queue else None,
+        service_time=tick.queue[1] if tick.queue else None,
     )
 
 
@@ -99,26 +109,68 @@ def replicas_for(concurrency: float, per_replica: float) -> int:
     return math.ceil(concurrency / per_replica - 1e-9) if concurrency > 0 else 0
 
 
+def backlog(params: ScalingParams, tick: Tick) -> float | None:
+    """The queue's drain concurrency: None when unknown, 0 below one replica's capacity."""
+    if tick.queue is None or params.backlog_drain_time <= 0:
+        return None
+    waiting, service = tick.queue
+    drain = waiting * service / params.backlog_drain_time
+    return drain if drain >= params.capacity - 1e-9 else 0.0
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The model's sizing of one window: the count, the replicas needed before rounding, and the
+    sustained count (without the backlog) that the delay window keeps."""
+
+    count: int
+    needed: float
+    sustained: int
+
+
 def window_demand(
     params: ScalingParams, in_flight: float | None, arrival: float | None, tick: Tick
-) -> int | None:
-    """The model's count for one window: arrivals at the capacity with in-service at the target as a floor."""
+) -> Demand | None:
+    """Arrivals at the capacity, plus the backlog's drain concurrency (transient) when the queue is
+    known, else with in-service at the target as a floor; without arrivals, the in-flight count."""
     if arrival is not None:
-        floor = replicas_for(tick.in_service, params.concurrency_target) if tick.in_service is not None else 0
-        return max(replicas_for(arrival, params.capacity), floor)
-    return None if in_flight is None else replicas_for(in_flight, params.capacity)
+        drain = backlog(params, tick)
+        if drain is None:
+            floor = (
+                replicas_for(tick.in_service, params.concurrency_target) if tick.in_service is not None else 0
+            )
+            count = max(replicas_for(arrival, params.capacity), floor)
+            needed = max(arrival / params.capacity, floor)
+            return Demand(count, needed, count)
+        sustained = replicas_for(arrival, params.capacity)
+        count = max(sustained, replicas_for(arrival + drain, params.capacity))
+        return Demand(count, (arrival + drain) / params.capacity, sustained)
+    if in_flight is None:
+        return None
+    count = replicas_for(in_flight, params.capacity)
+    return Demand(count, in_flight / params.capacity, count)
 
 
 def recorded_demand(params: ScalingParams, tick: Tick, decision: Decision) -> int | None:
-    """What the delay window must remember of this tick: the count the load proved necessary."""
+    """What the delay window must remember of this tick: the count the load proved necessary.
+
+    That is the sustained count (a backlog's part is transient), except that a load
+    within the tolerance of the current replicas proves only the current count.
+    """
     stable = window_demand(params, tick.stable, tick.arrival[0] if tick.arrival else None, tick)
     burst = window_demand(params, tick.burst, tick.arrival[1] if tick.arrival else None, tick)
     if (stable is None and burst is None) or decision.reason == "Initial":
         return None
     if stable is None or burst is None:
-        return stable if stable is not None else burst
+        known = stable if stable is not None else burst
+        assert known is not None
+        return known.sustained
     sizes_from_burst = decision.mode == Mode.BURST or params.follow_burst_in_stable_mode
-    return max(stable, burst) if sizes_from_burst else stable
+    leading = burst if sizes_from_burst and burst.count > stable.count else stable
+    current = decision.current
+    if current < leading.count and leading.needed <= current * (1 + params.scale_up_tolerance) + 1e-9:
+        return min(leading.sustained, current)
+    return leading.sustained
 
 
 initial_replicas = st.integers(min_value=0, max_value=25)
@@ -135,6 +187,7 @@ def test_invariants_hold_at_every_tick(
     )
     demand_history: list[tuple[float, int]] = []
     last_step_down: float | None = None
+    last_step_up: float | None = None
     for (clock, decision, memory), tick in zip(
         replay(params, timeline, replicas, Memory()), timeline, strict=True
     ):
@@ -146,22 +199,33 @@ def test_invariants_hold_at_every_tick(
         if demand is not None:
             demand_history.append((time, min(demand, params.max_replicas)))
         if decision.desired < current:
-            # Never down while a window is unknown.
+            # Never down while a window is unknown, nor while a backlog worth a replica drains.
             assert tick.arrival is not None or (tick.stable is not None and tick.burst is not None), decision
+            assert not (tick.arrival is not None and (backlog(params, tick) or 0.0) > 0), decision
             # Never below what the delay window demands.
             window_demand = max(d for t, d in demand_history if t >= time - params.scale_down_delay)
             assert decision.desired >= max(params.min_replicas, min(window_demand, params.max_replicas)), (
                 decision
             )
-            # Steps one delay apart, each at most the rate's share of the excess (and at least one).
-            if last_step_down is not None:
-                assert time - last_step_down >= params.scale_down_delay
+            if decision.reason == "BacklogDrained":
+                # Replicas above every count the load asked for, started by a scale-up less than
+                # a delay ago (and after the last step down), leave at once.
+                assert last_step_up is not None
+                assert time - last_step_up < params.scale_down_delay
+                assert last_step_down is None or last_step_down < last_step_up
+                assert current > window_demand
+            else:
+                # Steps one delay apart, each at most the rate's share of the excess (and at least one).
+                if last_step_down is not None:
+                    assert time - last_step_down >= params.scale_down_delay
             last_step_down = time
-            if current <= params.max_replicas:
+            if current <= params.max_replicas and decision.reason != "BacklogDrained":
                 excess = current - max(window_demand, params.min_replicas)
                 assert current - decision.desired <= max(
                     1, math.floor(params.max_scale_down_rate * excess + 1e-9)
                 )
+        if decision.desired > current:
+            last_step_up = time
         if tick.stable is None and tick.burst is None and tick.arrival is None:
             assert decision.valid is False or decision.reason == "Initial"
         # The memory goes to status and back unchanged, and stays small.

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 from tests.unit.engine.timeline import Timeline
 
-from modelscaler.engine import Memory, Mode, Observation, ScalingParams, WindowPoint, decide
+from modelscaler.engine import Decision, Memory, Mode, Observation, ScalingParams, WindowPoint, decide
 
 PARAMS = ScalingParams(min_replicas=1, max_replicas=50)
 
@@ -98,10 +98,91 @@ class TestScaleUp:
         assert max(decision.desired for decision in chasing) == 50  # 65.6 in flight wants 94: clamped to max
 
     def test_requests_in_service_are_a_floor_at_the_full_target(self) -> None:
-        # Arrivals need ceil(2 / 0.7) = 3; the 7 in service need 7 replicas at target 1.
+        # The queue is unknown. Arrivals need ceil(2 / 0.7) = 3; the 7 in service need 7 at target 1.
         decision = warmed().at(0, stable=9.0, arrival_stable=2.0, arrival_burst=2.0, in_service=7.0)
         assert decision.desired == 7
         assert decision.message.startswith("in service 7 / target 1 -> 7")
+
+    def test_with_the_queue_known_in_service_is_no_floor(self) -> None:
+        # Right after a backlog drains every slot is busy with the queue's requests: with the
+        # queue known (empty here) the engine sizes from the arrivals alone.
+        timeline = warmed()
+        decision = timeline.at(
+            0, 9.0, arrival_stable=2.0, arrival_burst=2.0, in_service=7.0, waiting=0.0, service_time=2.0
+        )
+        assert decision.desired == 3
+
+    def test_no_scale_up_within_the_tolerance(self) -> None:
+        timeline = warmed(replicas=10)
+        held = timeline.at(0, stable=7.5)  # needs 10.71 replicas: within 10 % of 10
+        assert (held.desired, held.reason) == (10, "Steady")
+        assert "needs 10.71 replicas, within tolerance 0.1 of 10" in held.message
+        assert timeline.at(1, stable=7.8).desired == 12  # needs 11.14: beyond the tolerance
+
+    def test_without_tolerance_every_replica_of_load_scales_up(self) -> None:
+        assert warmed(replace(PARAMS, scale_up_tolerance=0.0), replicas=10).at(0, stable=7.5).desired == 11
+
+
+def backlog_tick(timeline: Timeline, time: float, arrival: float, waiting: float) -> Decision:
+    """A tick with the queue known: `waiting` requests of 2 s each behind arrivals of `arrival`."""
+    return timeline.at(
+        time,
+        stable=arrival + waiting,
+        arrival_stable=arrival,
+        arrival_burst=arrival,
+        in_service=arrival,
+        waiting=waiting,
+        service_time=2.0,
+    )
+
+
+class TestBacklog:
+    """The queue known: its drain concurrency is waiting x 2 s / backlog_drain_time 10 s."""
+
+    def test_replicas_started_for_a_backlog_leave_once_it_has_drained(self) -> None:
+        timeline = warmed(replicas=8)
+        # Arrivals 5.6 need 8; 21 waiting add 4.2 in flight: 9.8 / 0.7 -> 14.
+        up = backlog_tick(timeline, 0, arrival=5.6, waiting=21.0)
+        assert (up.desired, up.reason) == (14, "ScaleUp")
+        assert up.message.startswith(
+            "stable arrival concurrency 5.6 + backlog 4.2 drained in 10 s over 60 s / capacity 0.7 -> 14"
+        )
+        # 10 still waiting (2 in flight, more than one replica's 0.7): nothing leaves yet.
+        held = backlog_tick(timeline, 2, arrival=5.6, waiting=10.0)
+        assert (held.desired, held.reason) == (14, "ScaleDownStabilized")
+        assert "backlog 2 draining (at least one replica's worth): no scale-down" in held.message
+        # 3 waiting are less than a replica's worth: the 6 started for the backlog leave at once,
+        # not by delayed steps, since the delay window only ever held the arrivals' 8.
+        drained = backlog_tick(timeline, 4, arrival=5.6, waiting=3.0)
+        assert (drained.desired, drained.reason) == (8, "BacklogDrained")
+        assert "the 6 replicas above the 8 the load asked for were started for a backlog" in drained.message
+        later = [backlog_tick(timeline, t, arrival=5.6, waiting=0.0).desired for t in (6, 900, 2000)]
+        assert later == [8, 8, 8]
+
+    def test_the_load_peak_before_a_backlog_is_still_held_by_the_delay(self) -> None:
+        timeline = warmed(replicas=8)
+        assert backlog_tick(timeline, 0, arrival=7.0, waiting=0.0).desired == 10  # the load's own 10
+        assert backlog_tick(timeline, 10, arrival=7.0, waiting=25.0).desired == 18  # + backlog 5
+        drained = backlog_tick(timeline, 20, arrival=2.8, waiting=0.0)  # the load falls to 4 as well
+        assert (drained.desired, drained.reason) == (10, "BacklogDrained")
+        assert [backlog_tick(timeline, t, arrival=2.8, waiting=0.0).desired for t in (500, 919)] == [10, 10]
+        # The 10 wanted at t=10 expired at 910; the drop at t=20 was a step down, so the next
+        # step comes one delay after it.
+        step = backlog_tick(timeline, 920, arrival=2.8, waiting=0.0)
+        assert (step.desired, step.reason) == (7, "ScaleDown")
+
+    def test_the_initial_replicas_are_not_taken_for_a_backlog(self) -> None:
+        timeline = Timeline(replace(PARAMS, initial_replicas=5), replicas=0)
+        assert backlog_tick(timeline, 0, arrival=0.7, waiting=0.0).reason == "Initial"
+        assert backlog_tick(timeline, 60, arrival=0.7, waiting=0.0).desired == 5  # observing from here
+        step = backlog_tick(timeline, 120, arrival=0.7, waiting=0.0)
+        assert (step.desired, step.reason) == (3, "ScaleDown")  # a delayed step: half the excess of 4
+
+    def test_a_restart_during_the_drain_changes_nothing(self) -> None:
+        timeline = warmed(replicas=8)
+        backlog_tick(timeline, 0, arrival=5.6, waiting=21.0)
+        timeline.restart()
+        assert backlog_tick(timeline, 4, arrival=5.6, waiting=3.0).reason == "BacklogDrained"
 
 
 class TestClamp:

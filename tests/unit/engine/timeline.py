@@ -34,6 +34,8 @@ class Timeline:
         arrival_stable: float | None = None,
         arrival_burst: float | None = None,
         in_service: float | None = None,
+        waiting: float | None = None,
+        service_time: float | None = None,
     ) -> Decision:
         """One tick at `time` with these signals (burst defaults to the stable value)."""
         burst_value = stable if burst is _SAME_AS_STABLE else burst
@@ -48,6 +50,8 @@ class Timeline:
             arrival_concurrency_stable=arrival_stable,
             arrival_concurrency_burst=arrival_burst,
             in_service=in_service,
+            waiting=waiting,
+            service_time=service_time,
         )
         decision, self.memory = decide(self.params, observation, self.memory, time)
         self.replicas = decision.desired
