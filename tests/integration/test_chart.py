@@ -78,14 +78,14 @@ def install(cluster: Cluster, prometheus: Prometheus, *set_json: str) -> Release
     namespace = f"modelscaler-{name}"
     cluster.kubectl("create", "namespace", namespace)
     cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
-    settings = {
+    # The local Prometheus, and the compressed time of the other integration tests.
+    local = {
         "prometheus": {"url": prometheus.url, "scrapeIntervalSeconds": prometheus.scrape_interval},
-        "operator": {"tickSeconds": 1, "leaderElection": {"leaseDurationSeconds": 4, "renewSeconds": 1}},
+        "operator.tickSeconds": 1,
+        "operator.leaderElection": {"leaseDurationSeconds": 4, "renewSeconds": 1},
     }
-    args = ["--set-json", f"prometheus={json.dumps(settings['prometheus'])}"]
-    args += ["--set-json", f"operator.tickSeconds={settings['operator']['tickSeconds']}"]
-    args += ["--set-json", f"operator.leaderElection={json.dumps(settings['operator']['leaderElection'])}"]
-    for assignment in set_json:
+    args: list[str] = []
+    for assignment in [*(f"{key}={json.dumps(value)}" for key, value in local.items()), *set_json]:
         args += ["--set-json", assignment]
     output = run_helm(
         cluster.helm,

