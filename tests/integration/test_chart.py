@@ -407,7 +407,7 @@ def assert_variables_list_the_deployments(
     fill = {"namespace": namespace, "environment": ".*"}
     found: dict[str, set[str]] = {}
     for name, variable in variables.items():
-        match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"]["query"])
+        match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"])
         assert match, variable["query"]
         series = prometheus.query(substitute(match.group(1), fill))
         found[name] = {s["metric"].get(match.group(2), "") for s in series}

@@ -479,7 +479,7 @@ def variable(name: str, label: str, query: str, *, all_value: str | None) -> dic
         "type": "query",
         "datasource": DATASOURCE,
         "definition": query,
-        "query": {"query": query, "refId": f"{name}-variable"},
+        "query": query,
         "refresh": 2,
         "includeAll": True,
         "multi": True,

@@ -127,7 +127,7 @@ def test_variables_scope_by_environment_namespace_and_deployment() -> None:
     assert list(variables) == ["datasource", "namespace", "environment", "modeldeployment"]
     assert variables["environment"]["allValue"] == ".*", "series without the label still match All"
     assert "allValue" not in variables["modeldeployment"], "All = the deployments of the chosen environment"
-    assert '$environment"' in variables["modeldeployment"]["query"]["query"]
+    assert '$environment"' in variables["modeldeployment"]["query"]
     assert variables["modeldeployment"]["multi"] is True
 
 
