@@ -44,6 +44,8 @@ from tests.unit.chart.chart_helpers import (
     substitute,
 )
 
+from modelscaler.metrics.contract import META_POD_LABEL
+
 EXAMPLES = REPO / "examples"
 # RBAC denials as the API server words them, and kopf's fallback warnings when it lacks a grant.
 # A 403 for a namespace being deleted ("... because it is being terminated") is not a denial.
@@ -341,6 +343,7 @@ def test_every_dashboard_query_is_valid_and_fed_panels_have_data(
     traffic: TrafficSimProcess,
 ) -> None:
     operator_targets = f"chart-operator-{release.name}"
+    environment_targets = f"chart-environments-{release.name}"
     prometheus.set_targets(
         operator_targets,
         [{"targets": [f"127.0.0.1:{chart_operator.port}"], "labels": {"job": "modelscaler-operator"}}],
@@ -395,21 +398,64 @@ def test_every_dashboard_query_is_valid_and_fed_panels_have_data(
             message="a scale event of the generic deployment under 20 requests/s",
         )
         assert chart_operator.denials() == []
+        assert_an_environment_scopes_the_board(prometheus, traffic, board, namespace, environment_targets)
     finally:
         prometheus.remove_targets(operator_targets)
+        prometheus.remove_targets(environment_targets)
+
+
+def label_values(prometheus: Prometheus, variable_query: str, fill: dict[str, str]) -> set[str]:
+    """What Grafana lists for a `label_values(selector, label)` variable, from the real Prometheus."""
+    match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable_query)
+    assert match, variable_query
+    return {s["metric"].get(match.group(2), "") for s in prometheus.query(substitute(match.group(1), fill))}
 
 
 def assert_variables_list_the_deployments(
     prometheus: Prometheus, board: dict[str, Any], namespace: str
 ) -> None:
-    """Each `label_values(selector, label)` variable finds the test's namespace and deployments."""
-    variables = {v["name"]: v for v in board["templating"]["list"] if v["type"] == "query"}
+    """Each variable finds the test's namespace and deployments."""
+    variables = {v["name"]: v["query"] for v in board["templating"]["list"] if v["type"] == "query"}
     fill = {"namespace": namespace, "environment": ".*"}
-    found: dict[str, set[str]] = {}
-    for name, variable in variables.items():
-        match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"])
-        assert match, variable["query"]
-        series = prometheus.query(substitute(match.group(1), fill))
-        found[name] = {s["metric"].get(match.group(2), "") for s in series}
-    assert namespace in found["namespace"]
-    assert {"sentiment", "llama-chat"} <= found["modeldeployment"]
+
+    assert namespace in label_values(prometheus, variables["namespace"], fill)
+    assert {"sentiment", "llama-chat"} <= label_values(prometheus, variables["modeldeployment"], fill)
+
+
+ENVIRONMENTS = {"sentiment": "staging", "llama-chat": "production"}  # spec.environment of the examples
+
+
+def assert_an_environment_scopes_the_board(
+    prometheus: Prometheus, traffic: TrafficSimProcess, board: dict[str, Any], namespace: str, targets: str
+) -> None:
+    """Choosing an environment narrows the deployment list and the panels to that environment.
+
+    The local Prometheus does not copy the environment pod label (the chart's PodMonitor does), so
+    the simulator's targets are scraped once more with the `environment` label that relabelling
+    would give them.
+    """
+    groups = [
+        {"targets": group["targets"], "labels": {**group["labels"], "environment": ENVIRONMENTS[deployment]}}
+        for path in Path(prometheus.state.file_sd_dir).glob(f"{traffic.instance}_*.json")
+        for group in json.loads(path.read_text())
+        if (deployment := group["labels"][META_POD_LABEL]) in ENVIRONMENTS
+    ]
+    assert {g["labels"]["environment"] for g in groups} == {"staging", "production"}
+    prometheus.set_targets(targets, groups)
+    variables = {v["name"]: v["query"] for v in board["templating"]["list"] if v["type"] == "query"}
+    response_time = next(
+        expr for title, ref, expr in panel_queries(board) if (title, ref) == ("Response time", "C")
+    )
+
+    def values_of(variable: str, environment: str) -> set[str]:
+        return label_values(
+            prometheus, variables[variable], {"namespace": namespace, "environment": environment}
+        )
+
+    wait_for(lambda: {"staging", "production"} <= values_of("environment", ".*"), timeout=60, interval=1)
+    scoped = {"namespace": namespace, "modeldeployment": "sentiment|llama-chat", "environment": "staging"}
+    panel = wait_for(lambda: prometheus.query(substitute(response_time, scoped)), timeout=60, interval=1)
+
+    assert values_of("modeldeployment", "staging") == {"sentiment"}
+    assert values_of("modeldeployment", "production") == {"llama-chat"}
+    assert {series["metric"]["modeldeployment"] for series in panel} == {"sentiment"}
