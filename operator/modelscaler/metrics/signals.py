@@ -82,5 +82,7 @@ class Signals:
             arrival_concurrency_stable=self.arrival_concurrency_stable,
             arrival_concurrency_burst=self.arrival_concurrency_burst,
             in_service=self.in_service,
-            unknown_reason="; ".join(reasons) if reasons else None,
+            waiting=self.waiting,
+            service_time=self.service_time,
+            unknown_reason="; ".join(dict.fromkeys(reasons)) if reasons else None,
         )

@@ -132,6 +132,9 @@ def test_assemble_reads_each_field_and_derives_arrival_concurrency_and_error_rat
     obs = s.to_observation(ready_replicas=2, starting_replicas=1, current_replicas=3)
     assert (obs.stable_concurrency, obs.burst_concurrency, obs.in_service) == (4.0, 9.0, 3.0)
     assert obs.arrival_concurrency_stable == pytest.approx(3.0)
+    # The queue and the service time reach the engine too (its backlog-drain term reads them).
+    assert obs.waiting == 1.0
+    assert obs.service_time == s.service_time
     assert obs.unknown_reason is None
     assert (obs.ready_replicas, obs.starting_replicas, obs.current_replicas, obs.time) == (2, 1, 3, NOW)
 
