@@ -313,9 +313,9 @@ def test_every_scenario_is_accepted_by_the_api_server(cluster: Cluster, namespac
     assert len(result.stdout.strip().splitlines()) == len(core)
 
 
-# Panels the traffic simulator and the operator feed; the others need cAdvisor, DCGM, restarts or
-# a True diagnosis, which a quiet simulated run does not have (their queries are still checked).
-NOT_FED_LOCALLY = {"Restarts", "Diagnosis conditions", "CPU", "Memory", "GPU utilization", "GPU memory used"}
+# Panels the traffic simulator and the operator feed; the others need cAdvisor, DCGM or a True
+# diagnosis, which a quiet simulated run does not have (their queries are still checked).
+NOT_FED_LOCALLY = {"Diagnosis conditions", "CPU", "Memory", "GPU utilization", "GPU memory used"}
 
 
 @pytest.fixture
@@ -361,6 +361,7 @@ def test_every_dashboard_query_is_valid_and_fed_panels_have_data(
             "llama-chat",
             {"engine": "vllm", "rate": 5, "async": True, "service": {"kind": "exponential", "seconds": 0.5}},
         )
+        crash_once(cluster, namespace, "sentiment")  # feeds the Restarts panel
         variables = {
             "namespace": namespace,
             "modeldeployment": "sentiment|llama-chat",
@@ -402,6 +403,34 @@ def test_every_dashboard_query_is_valid_and_fed_panels_have_data(
     finally:
         prometheus.remove_targets(operator_targets)
         prometheus.remove_targets(environment_targets)
+
+
+def crash_once(cluster: Cluster, namespace: str, deployment: str) -> None:
+    """One OOMKilled restart of a pod of the deployment (kwok's Stages read these annotations)."""
+
+    def first_pod() -> str:
+        names = cluster.kubectl(
+            "-n",
+            namespace,
+            "get",
+            "pods",
+            "-l",
+            f"serving.modelscaler.io/deployment={deployment}",
+            "-o",
+            "name",
+        ).stdout.split()
+        return names[0] if names else ""
+
+    pod = wait_for(first_pod, timeout=60, message=f"a pod of {deployment}")
+    cluster.kubectl(
+        "-n",
+        namespace,
+        "annotate",
+        pod,
+        "modelscaler.io/fail-reason=OOMKilled",
+        "modelscaler.io/fail-times=1",
+        "modelscaler.io/fail-after=2s",
+    )
 
 
 def label_values(prometheus: Prometheus, variable_query: str, fill: dict[str, str]) -> set[str]:
