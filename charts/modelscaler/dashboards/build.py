@@ -308,11 +308,11 @@ ROWS: tuple[Row, ...] = (
                 "none",
                 (
                     Query(
-                        f"max by ({BY}, type) ({TRUE_DIAGNOSES})",
+                        f"max by ({BY}, type) ({TRUE_DIAGNOSES}) == 1",
                         "{{modeldeployment}} {{type}}",
                     ),
                     Query(
-                        f"max by ({BY}, type) ({SCALING_INACTIVE})",
+                        f"max by ({BY}, type) ({SCALING_INACTIVE}) == 1",
                         "{{modeldeployment}} not scaling (no usable metrics)",
                     ),
                 ),
