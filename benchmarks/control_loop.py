@@ -1,16 +1,20 @@
 """What one operator process costs at scale: N ModelDeployments on the local cluster, at steady load.
 
-Part 1 (needs `hack/cluster.py up --name bench --nodes 10` running): creates N ModelDeployments (one
-replica each, kwok pods) spread over a few namespaces, serves steady-load series for every one of
-them from a synthetic exposition server scraped by a private Prometheus (the project's scrape
-configuration and relabelling, at a production-like scrape interval), starts `modelscaler run`
-over those namespaces, waits until every deployment has status and a known signal, then measures a
-steady period:
+Part 1 (needs `hack/cluster.py up --name bench --nodes 10` running; more than ~250 deployments need
+a kube-apiserver Service range wider than its default /24, see benchmarks/control_loop.md): creates
+N ModelDeployments (one replica each, kwok pods) spread over a few namespaces, serves steady-load
+series for every one of them from a synthetic exposition server scraped by a private Prometheus
+(the project's scrape configuration and relabelling, at a production-like scrape interval), starts
+`modelscaler run` over those namespaces, waits until every deployment has status and a known
+signal, then measures a steady period:
 
-- tick duration p50/p99 (the operator's histogram, interpolated in its buckets) and mean (sum/count);
-- Prometheus queries per tick and the batch's wall time (the "prometheus batch" log lines);
+- tick duration p50/p99 (the operator's histogram, interpolated in its buckets), mean (sum/count)
+  and ticks per minute against the configured rate;
+- Prometheus queries per tick (Prometheus' own request counter) and the batch's wall time (the
+  operator's histogram);
 - API writes per tick: the operator's own counter, and the API server's request counter for
-  PATCH modeldeployments/status and deployments/scale (independent of the operator's bookkeeping);
+  PATCH modeldeployments/status and deployments/scale (independent of the operator's bookkeeping),
+  with the API server's mean latency of a status PATCH;
 - the operator's RSS (now and peak), its CPU use, and the latency of its /healthz and /metrics
   while it works (a blocked event loop shows there first);
 - the time from the operator's start until all N have status, and until all N are converged.
@@ -33,13 +37,11 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import http.server
-import itertools
 import json
 import math
 import os
 import re
 import signal
-import statistics
 import string
 import subprocess
 import sys
@@ -48,7 +50,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,11 @@ class PrivatePrometheus:
         partial = self.sd_dir / ".targets.partial"
         partial.write_text(json.dumps(groups))
         partial.replace(self.sd_dir / "targets.json")
+
+    def samples(self) -> Samples:
+        """Prometheus' own metrics (its query counter is the benchmark's count of queries)."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=30) as response:
+            return parse_exposition(response.read().decode())
 
     def stop(self) -> None:
         """Stops Prometheus and waits for it."""
@@ -475,11 +481,9 @@ class Result:
     tick_p50: float | None = None
     tick_p99: float | None = None
     tick_mean: float | None = None
-    period_p50: float | None = None
-    period_p99: float | None = None
-    period_max: float | None = None
     batch_p50: float | None = None
     batch_p99: float | None = None
+    batch_mean: float | None = None
     queries_per_tick: float | None = None
     writes_per_tick: dict[str, float] = dataclasses.field(default_factory=dict)
     apiserver_per_tick: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -518,11 +522,17 @@ class Result:
             ("tick duration p50 / p99 (histogram)", f"{s(self.tick_p50)} / {s(self.tick_p99)}"),
             ("tick duration mean (sum/count)", s(self.tick_mean)),
             (
-                "tick period p50 / p99 / max (log)",
-                f"{s(self.period_p50)} / {s(self.period_p99)} / {s(self.period_max)}",
+                "ticks per minute (configured)",
+                f"{self.ticks * 60 / max(self.steady_seconds, 1):.1f} ({60 / self.tick:g})",
             ),
-            ("Prometheus batch p50 / p99 (log)", f"{s(self.batch_p50)} / {s(self.batch_p99)}"),
-            ("Prometheus queries per tick", s(self.queries_per_tick, unit="", digits=1)),
+            (
+                "Prometheus batch p50 / p99 / mean (histogram)",
+                f"{s(self.batch_p50)} / {s(self.batch_p99)} / {s(self.batch_mean)}",
+            ),
+            (
+                "Prometheus queries per tick (Prometheus' counter)",
+                s(self.queries_per_tick, unit="", digits=1),
+            ),
             ("API writes per tick (operator counter)", writes),
             ("API server requests per tick", server),
             ("API server latency of PATCH md/status (mean)", s(self.status_patch_latency)),
@@ -661,7 +671,7 @@ def measure(args: argparse.Namespace) -> Result:
             time.sleep(args.poll)
         local_cluster.progress(f"warming up for {args.warmup:g} s, then measuring for {args.minutes:g} min")
         time.sleep(args.warmup)
-        steady(args, state, operator, prober, result)
+        steady(args, state, prometheus, operator, prober, result)
         local_cluster.progress(f"operator log: {operator.log_path}")
     finally:
         for part in reversed(started):
@@ -679,6 +689,7 @@ def measure(args: argparse.Namespace) -> Result:
 def steady(
     args: argparse.Namespace,
     state: local_cluster.ClusterState,
+    prometheus: PrivatePrometheus,
     operator: Operator,
     prober: Prober,
     result: Result,
@@ -687,6 +698,7 @@ def steady(
     result.load_average = load_average()
     log_start = operator.log_path.stat().st_size
     server_before = apiserver_samples(state)
+    queries_before = prometheus.samples()
     text, _ = operator.get("/metrics")
     before = parse_exposition(text.decode())
     cpu_before, window_start = cpu_seconds(operator.pid), time.monotonic()
@@ -699,6 +711,7 @@ def steady(
     result.steady_seconds = time.monotonic() - window_start
     cpu_used = cpu_seconds(operator.pid) - cpu_before
     server_after = apiserver_samples(state)
+    queries_after = prometheus.samples()
     result.metrics_kib = len(text) / 1024
     result.load_average += f" -> {load_average()}"
 
@@ -739,17 +752,18 @@ def steady(
         )
         result.status_patch_latency = seconds / patches
 
-    records = log_records(operator.log_path, log_start)
-    batches = [r for r in records if r.get("event") == "prometheus batch"]
+    query = {"handler": "/api/v1/query"}
+    queries = total(queries_after, "prometheus_http_requests_total", **query) - total(
+        queries_before, "prometheus_http_requests_total", **query
+    )
+    result.queries_per_tick = queries / per_tick
+    batch_name = "modelscaler_operator_prometheus_query_duration_seconds"
+    batches = total(after, f"{batch_name}_count") - total(before, f"{batch_name}_count")
     if batches:
-        result.queries_per_tick = statistics.mean(float(r["queries"]) for r in batches)
-        result.batch_p50 = percentile([float(r["seconds"]) for r in batches], 0.5)
-        result.batch_p99 = percentile([float(r["seconds"]) for r in batches], 0.99)
-        # One batch per tick: the time between two is the tick's period (its duration when it overran).
-        times = [datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).timestamp() for r in batches]
-        periods = [b - a for a, b in itertools.pairwise(times)]
-        result.period_p50, result.period_p99 = percentile(periods, 0.5), percentile(periods, 0.99)
-        result.period_max = max(periods, default=None)
+        result.batch_mean = (total(after, f"{batch_name}_sum") - total(before, f"{batch_name}_sum")) / batches
+        result.batch_p50 = bucket_quantile(before, after, batch_name, 0.5)
+        result.batch_p99 = bucket_quantile(before, after, batch_name, 0.99)
+    records = log_records(operator.log_path, log_start)
     result.write_failures = sum(1 for r in records if r.get("event") in {"write failed", "tick failed"})
 
     status = proc_status(operator.pid)
