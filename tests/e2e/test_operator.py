@@ -186,6 +186,7 @@ def test_kill_9_mid_delay_keeps_the_original_scale_down_time(
     head = pending_head()
     assert head is not None
     due = head[0] + 60  # the peak expires from the 60 s window then
+    assert head[1] <= peak
 
     operator.kill()  # SIGKILL halfway through the delay
     killed_at = time.time()
@@ -196,7 +197,9 @@ def test_kill_9_mid_delay_keeps_the_original_scale_down_time(
 
     def first_lower() -> float | None:
         replicas = deployment_replicas(cluster, namespace, NAME)
-        return time.time() if replicas is not None and replicas < peak else None
+        # Below the window's maximum: replicas above it (started for a cold start's backlog) may leave as
+        # soon as the backlog drains; the count the load asked for is what the delay holds.
+        return time.time() if replicas is not None and replicas < head[1] else None
 
     happened = wait_for(first_lower, timeout=90, interval=0.25, message="the scale-down after the restart")
     # At the original time: within a tick (1 s) plus the polling and kubectl latency of this test; not
