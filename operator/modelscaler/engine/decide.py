@@ -129,14 +129,18 @@ def backlog_concurrency(params: ScalingParams, obs: Observation) -> float | None
     """The concurrency that drains the waiting requests in backlog_drain_time; None when unknown.
 
     waiting x service_time is the work the queue holds (slot-seconds); spread over
-    the drain time it is a concurrency to add to the arrivals'. A backlog worth
-    less than one replica's capacity counts as 0 (a few requests waiting for a
-    slot are no reason to start a replica). None when the queue or the service
-    time is unknown, or the drain term is off (backlog_drain_time 0).
+    the drain time it is a concurrency to add to the arrivals'. No queue drains
+    faster than one service time, so the drain time is at least service_time: a
+    waiting request never counts for more than one in flight (what the in-flight
+    count gives it). A backlog worth less than one replica's capacity counts as 0
+    (a few requests waiting for a slot are no reason to start a replica). None
+    when the queue or the service time is unknown, or the drain term is off
+    (backlog_drain_time 0).
     """
     if params.backlog_drain_time <= 0 or obs.waiting is None or obs.service_time is None:
         return None
-    backlog = max(obs.waiting, 0.0) * max(obs.service_time, 0.0) / params.backlog_drain_time
+    service = max(obs.service_time, 0.0)
+    backlog = max(obs.waiting, 0.0) * service / max(params.backlog_drain_time, service)
     return backlog if backlog >= params.capacity - _EPSILON else 0.0
 
 
@@ -157,11 +161,14 @@ def size_window(
     """The wanted count from one window's signals, or None when the window is unknown.
 
     Prefers the arrival-driven concurrency at the capacity (target x utilization).
-    When the queue is known (`backlog` not None, see backlog_concurrency), its
-    drain concurrency is added to the arrivals', as a transient part: the count
-    rises, the sustained count (the one the scale-down window keeps) does not, so
-    the replicas started for a cold start's backlog leave once it has drained
-    (see started_for_backlog). When the queue is unknown, the requests in service
+    When the queue is known (`backlog` not None, see backlog_concurrency), the
+    arrivals plus its drain concurrency are sized at the full concurrency target
+    (a backlog may use the headroom the utilization keeps; sizing it at the
+    capacity too asked for more replicas for the same drain), and that count
+    applies when it is the larger one. It is transient: the count rises, the
+    sustained count (the one the scale-down window keeps) does not, so the
+    replicas started for a cold start's backlog leave once it has drained (see
+    started_for_backlog). When the queue is unknown, the requests in service
     are a floor at the full concurrency target instead: they show the replicas
     busy right now, and as an instantaneous count they peak well above their
     average, so sizing them with the headroom too would hold every peak through
@@ -185,8 +192,11 @@ def size_window(
                     return from_service
             return sustained
         drain = f"backlog {_fmt(backlog)} drained in {_fmt(params.backlog_drain_time)} s"
-        label = f"{window_name} arrival concurrency {_fmt(arrival)} + {drain} {at_capacity}"
-        with_backlog = _sized(arrival + backlog, params.capacity, label)
+        label = (
+            f"{window_name} arrival concurrency {_fmt(arrival)} + {drain} over {_fmt(window_seconds)} s / "
+            f"target {_fmt(params.concurrency_target)}"
+        )
+        with_backlog = _sized(arrival + backlog, params.concurrency_target, label)
         if with_backlog.count <= sustained.count:
             return sustained
         return Wanted(with_backlog.count, with_backlog.needed, label, sustained.count, sustained.needed)

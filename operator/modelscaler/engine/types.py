@@ -48,10 +48,13 @@ class ScalingParams:
     # the defaults were chosen in the simulator (benchmarks/README.md).
     # backlog_drain_time: when the queue is known (Observation.waiting and
     # service_time), the waiting requests add waiting x service_time / this many
-    # seconds to the arrival-driven concurrency: replicas to drain a cold start's
+    # seconds (at least one service time) to the arrival-driven concurrency, the
+    # sum sized at the full concurrency target: replicas to drain a cold start's
     # backlog, started only while it lasts (the scale-down window does not keep
-    # them). Smaller drains faster and starts more; 0 ignores the queue.
-    backlog_drain_time: float = 10.0
+    # them). Smaller drains faster and starts more; 0 ignores the queue. The new
+    # replicas serve only after their cold start, so the drain takes about a
+    # cold start whatever this is; it sets how many start.
+    backlog_drain_time: float = 5.0
     # scale_up_tolerance: no scale-up while the load needs at most (1 + this) x
     # the current replicas (the HPA's tolerance, applied upwards only): the
     # noise of a 60-s average no longer adds a replica that the scale-down delay

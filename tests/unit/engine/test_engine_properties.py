@@ -114,7 +114,7 @@ def backlog(params: ScalingParams, tick: Tick) -> float | None:
     if tick.queue is None or params.backlog_drain_time <= 0:
         return None
     waiting, service = tick.queue
-    drain = waiting * service / params.backlog_drain_time
+    drain = waiting * service / max(params.backlog_drain_time, service)
     return drain if drain >= params.capacity - 1e-9 else 0.0
 
 
@@ -131,8 +131,9 @@ class Demand:
 def window_demand(
     params: ScalingParams, in_flight: float | None, arrival: float | None, tick: Tick
 ) -> Demand | None:
-    """Arrivals at the capacity, plus the backlog's drain concurrency (transient) when the queue is
-    known, else with in-service at the target as a floor; without arrivals, the in-flight count."""
+    """Arrivals at the capacity; when the queue is known, arrivals plus the backlog's drain
+    concurrency at the target if that wants more (transient), else in-service at the target as a
+    floor; without arrivals, the in-flight count."""
     if arrival is not None:
         drain = backlog(params, tick)
         if drain is None:
@@ -143,8 +144,10 @@ def window_demand(
             needed = max(arrival / params.capacity, floor)
             return Demand(count, needed, count)
         sustained = replicas_for(arrival, params.capacity)
-        count = max(sustained, replicas_for(arrival + drain, params.capacity))
-        return Demand(count, (arrival + drain) / params.capacity, sustained)
+        with_drain = replicas_for(arrival + drain, params.concurrency_target)
+        if with_drain <= sustained:
+            return Demand(sustained, arrival / params.capacity, sustained)
+        return Demand(with_drain, (arrival + drain) / params.concurrency_target, sustained)
     if in_flight is None:
         return None
     count = replicas_for(in_flight, params.capacity)

@@ -123,8 +123,10 @@ class TestScaleUp:
         assert warmed(replace(PARAMS, scale_up_tolerance=0.0), replicas=10).at(0, stable=7.5).desired == 11
 
 
-def backlog_tick(timeline: Timeline, time: float, arrival: float, waiting: float) -> Decision:
-    """A tick with the queue known: `waiting` requests of 2 s each behind arrivals of `arrival`."""
+def backlog_tick(
+    timeline: Timeline, time: float, arrival: float, waiting: float, service_time: float = 2.0
+) -> Decision:
+    """A tick with the queue known: `waiting` requests of `service_time` s behind arrivals of `arrival`."""
     return timeline.at(
         time,
         stable=arrival + waiting,
@@ -132,37 +134,45 @@ def backlog_tick(timeline: Timeline, time: float, arrival: float, waiting: float
         arrival_burst=arrival,
         in_service=arrival,
         waiting=waiting,
-        service_time=2.0,
+        service_time=service_time,
     )
 
 
 class TestBacklog:
-    """The queue known: its drain concurrency is waiting x 2 s / backlog_drain_time 10 s."""
+    """The queue known: its drain concurrency is waiting x 2 s / backlog_drain_time 5 s, and arrivals
+    plus backlog are sized at the full target 1 (not the capacity 0.7)."""
 
     def test_replicas_started_for_a_backlog_leave_once_it_has_drained(self) -> None:
         timeline = warmed(replicas=8)
-        # Arrivals 5.6 need 8; 21 waiting add 4.2 in flight: 9.8 / 0.7 -> 14.
+        # Arrivals 5.6 need 8 at the capacity; 21 waiting add 8.4 in flight: 14 / target 1 -> 14.
         up = backlog_tick(timeline, 0, arrival=5.6, waiting=21.0)
         assert (up.desired, up.reason) == (14, "ScaleUp")
         assert up.message.startswith(
-            "stable arrival concurrency 5.6 + backlog 4.2 drained in 10 s over 60 s / capacity 0.7 -> 14"
+            "stable arrival concurrency 5.6 + backlog 8.4 drained in 5 s over 60 s / target 1 -> 14"
         )
-        # 10 still waiting (2 in flight, more than one replica's 0.7): nothing leaves yet.
+        assert up.wanted_unclamped == 8  # what the load wants: the backlog's part is transient
+        # 10 still waiting (4 in flight, more than one replica's 0.7): nothing leaves yet.
         held = backlog_tick(timeline, 2, arrival=5.6, waiting=10.0)
         assert (held.desired, held.reason) == (14, "ScaleDownStabilized")
-        assert "backlog 2 draining (at least one replica's worth): no scale-down" in held.message
-        # 3 waiting are less than a replica's worth: the 6 started for the backlog leave at once,
-        # not by delayed steps, since the delay window only ever held the arrivals' 8.
-        drained = backlog_tick(timeline, 4, arrival=5.6, waiting=3.0)
+        assert "backlog 4 draining (at least one replica's worth): no scale-down" in held.message
+        # 1 waiting (0.4 in flight) is less than a replica's worth: the 6 started for the backlog
+        # leave at once, not by delayed steps, since the delay window only held the arrivals' 8.
+        drained = backlog_tick(timeline, 4, arrival=5.6, waiting=1.0)
         assert (drained.desired, drained.reason) == (8, "BacklogDrained")
         assert "the 6 replicas above the 8 the load asked for were started for a backlog" in drained.message
         later = [backlog_tick(timeline, t, arrival=5.6, waiting=0.0).desired for t in (6, 900, 2000)]
         assert later == [8, 8, 8]
 
+    def test_a_waiting_request_counts_at_most_once(self) -> None:
+        # 10-s requests cannot drain in 5 s: 5 waiting count as 5 x 10 / 10 = 5 in flight, not 10.
+        decision = backlog_tick(warmed(replicas=3), 0, arrival=2.1, waiting=5.0, service_time=10.0)
+        assert decision.desired == 8  # (2.1 + 5) / target 1 = 7.1
+        assert "backlog 5 drained in 5 s" in decision.message
+
     def test_the_load_peak_before_a_backlog_is_still_held_by_the_delay(self) -> None:
         timeline = warmed(replicas=8)
         assert backlog_tick(timeline, 0, arrival=7.0, waiting=0.0).desired == 10  # the load's own 10
-        assert backlog_tick(timeline, 10, arrival=7.0, waiting=25.0).desired == 18  # + backlog 5
+        assert backlog_tick(timeline, 10, arrival=7.0, waiting=25.0).desired == 17  # (7 + 10) / 1
         drained = backlog_tick(timeline, 20, arrival=2.8, waiting=0.0)  # the load falls to 4 as well
         assert (drained.desired, drained.reason) == (10, "BacklogDrained")
         assert [backlog_tick(timeline, t, arrival=2.8, waiting=0.0).desired for t in (500, 919)] == [10, 10]
@@ -182,7 +192,7 @@ class TestBacklog:
         timeline = warmed(replicas=8)
         backlog_tick(timeline, 0, arrival=5.6, waiting=21.0)
         timeline.restart()
-        assert backlog_tick(timeline, 4, arrival=5.6, waiting=3.0).reason == "BacklogDrained"
+        assert backlog_tick(timeline, 4, arrival=5.6, waiting=1.0).reason == "BacklogDrained"
 
 
 class TestClamp:
