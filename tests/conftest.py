@@ -8,6 +8,8 @@ them runs, the binaries are built and Prometheus installed if needed, outside an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.support.cluster import (
@@ -88,3 +90,24 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     )
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def traffic(cluster: Cluster, prometheus: Prometheus, namespace: str, tmp_path: Path) -> Iterator[Any]:
+    """The traffic simulator (hack/trafficsim) serving the metrics of this test's namespace's pods.
+
+    Its targets go into Prometheus' file_sd directory; it is stopped (and its targets removed) after the test.
+    Returns a hack.trafficsim.client.TrafficSimProcess.
+    """
+    from hack.trafficsim.client import TrafficSimProcess  # imported here: unit-only runs never load it
+
+    simulator = TrafficSimProcess.start(
+        cluster.kubeconfig,
+        prometheus.state.file_sd_dir,
+        namespaces=[namespace],
+        log_path=tmp_path / "trafficsim.log",
+    )
+    try:
+        yield simulator
+    finally:
+        simulator.stop()

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hack.trafficsim.client import TrafficSimProcess
 from tests.e2e.helpers import OperatorFactory
 from tests.e2e.operator_process import OperatorProcess
 from tests.support.cluster import Cluster, Prometheus
@@ -28,21 +27,6 @@ def crd_installed(cluster: Cluster) -> None:
     cluster.kubectl(
         "wait", "--for=condition=Established", "crd/modeldeployments.serving.modelscaler.io", "--timeout=60s"
     )
-
-
-@pytest.fixture
-def traffic(
-    cluster: Cluster, prometheus: Prometheus, namespace: str, tmp_path: Path
-) -> Iterator[TrafficSimProcess]:
-    """A traffic simulator serving the metrics of this test's namespace's pods."""
-    sim = TrafficSimProcess.start(
-        cluster.kubeconfig,
-        prometheus.state.file_sd_dir,
-        namespaces=[namespace],
-        log_path=tmp_path / "trafficsim.log",
-    )
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

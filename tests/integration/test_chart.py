@@ -318,21 +318,6 @@ def test_every_scenario_is_accepted_by_the_api_server(cluster: Cluster, namespac
 NOT_FED_LOCALLY = {"Diagnosis conditions", "CPU", "Memory", "GPU utilization", "GPU memory used"}
 
 
-@pytest.fixture
-def traffic(
-    cluster: Cluster, prometheus: Prometheus, namespace: str, tmp_path: Path
-) -> Iterator[TrafficSimProcess]:
-    """The traffic simulator for this test's namespace (as tests/e2e's fixture of the same name)."""
-    simulator = TrafficSimProcess.start(
-        cluster.kubeconfig,
-        prometheus.state.file_sd_dir,
-        namespaces=[namespace],
-        log_path=tmp_path / "sim.log",
-    )
-    yield simulator
-    simulator.stop()
-
-
 @pytest.mark.parametrize("release", ["namespaced"], indirect=True)
 def test_every_dashboard_query_is_valid_and_fed_panels_have_data(
     cluster: Cluster,
@@ -463,13 +448,29 @@ def assert_an_environment_scopes_the_board(
     the simulator's targets are scraped once more with the `environment` label that relabelling
     would give them.
     """
-    groups = [
-        {"targets": group["targets"], "labels": {**group["labels"], "environment": ENVIRONMENTS[deployment]}}
-        for path in Path(prometheus.state.file_sd_dir).glob(f"{traffic.instance}_*.json")
-        for group in json.loads(path.read_text())
-        if (deployment := group["labels"][META_POD_LABEL]) in ENVIRONMENTS
-    ]
-    assert {g["labels"]["environment"] for g in groups} == {"staging", "production"}
+
+    def environment_groups() -> list[dict[str, Any]]:
+        return [
+            {
+                "targets": group["targets"],
+                "labels": {**group["labels"], "environment": ENVIRONMENTS[deployment]},
+            }
+            for path in Path(prometheus.state.file_sd_dir).glob(f"{traffic.instance}_*.json")
+            for group in json.loads(path.read_text())
+            if (deployment := group["labels"][META_POD_LABEL]) in ENVIRONMENTS
+        ]
+
+    # A deployment's target file exists while one of its pods is Ready (the crashed one may be restarting).
+    groups = wait_for(
+        lambda: (
+            (found := environment_groups())
+            and {g["labels"]["environment"] for g in found} == {"staging", "production"}
+            and found
+        ),
+        timeout=120,
+        interval=1,
+        message="a Ready pod (a scrape target) of each example deployment",
+    )
     prometheus.set_targets(targets, groups)
     variables = {v["name"]: v["query"] for v in board["templating"]["list"] if v["type"] == "query"}
     response_time = next(

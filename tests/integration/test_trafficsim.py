@@ -8,7 +8,7 @@ same relabelling as a production PodMonitor gives the series their namespace/mod
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,20 +82,9 @@ def scraped_pods(prometheus: Prometheus, namespace: str) -> set[str]:
 
 
 @pytest.fixture
-def trafficsim(
-    cluster: Cluster, namespace: str, prometheus: Prometheus, tmp_path: Path
-) -> Iterator[TrafficSimProcess]:
-    """A simulator following this test's namespace, writing targets into Prometheus' file_sd directory."""
-    simulator = TrafficSimProcess.start(
-        cluster.kubeconfig,
-        prometheus.state.file_sd_dir,
-        namespaces=[namespace],
-        log_path=tmp_path / "trafficsim.log",
-    )
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
+def trafficsim(traffic: TrafficSimProcess) -> TrafficSimProcess:
+    """The shared `traffic` fixture (tests/conftest.py), under the name these tests read best with."""
+    return traffic
 
 
 def start_demo(
