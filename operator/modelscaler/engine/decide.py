@@ -356,8 +356,8 @@ def move(
     if bounded.replicas < current:
         if started_for_backlog(current, window_max, params, memory, observing_since, now):
             note = (
-                f"the {current - bounded.replicas} replicas above the {window_max} the load asked for were "
-                "started for a backlog, now drained: removed at once"
+                f"the {current - bounded.replicas} replicas above the {bounded.replicas} the load asks for "
+                "were started for a backlog, now drained: removed at once"
             )
             return Step(bounded.replicas, "BacklogDrained", None, note)
         return step_down(current, bounded.replicas, params, memory, observing_since, now)
@@ -377,8 +377,7 @@ def started_for_backlog(
     The last change was a scale-up, less than one delay ago, observed with a
     window (not the creation, nor a restart that lost it): a scale-up the load
     asked for is in the window, so `current > window_max` means the count above
-    it came only from a backlog's drain term (or the requests in service while
-    it drained), which the window never keeps. Those replicas leave at once when
+    it came only from a backlog's drain term, which the window never keeps. Those replicas leave at once when
     the backlog is gone, instead of by delayed steps.
     """
     last_up = memory.last_scale_time

@@ -159,7 +159,7 @@ class TestBacklog:
         # leave at once, not by delayed steps, since the delay window only held the arrivals' 8.
         drained = backlog_tick(timeline, 4, arrival=5.6, waiting=1.0)
         assert (drained.desired, drained.reason) == (8, "BacklogDrained")
-        assert "the 6 replicas above the 8 the load asked for were started for a backlog" in drained.message
+        assert "the 6 replicas above the 8 the load asks for were started for a backlog" in drained.message
         later = [backlog_tick(timeline, t, arrival=5.6, waiting=0.0).desired for t in (6, 900, 2000)]
         assert later == [8, 8, 8]
 
