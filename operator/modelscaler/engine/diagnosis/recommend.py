@@ -14,6 +14,7 @@ from modelscaler.engine.diagnosis.text import (
     concurrency_setting,
     delay_to_cover,
     duration_setting,
+    exact_duration,
     num,
     whole_up,
 )
@@ -36,7 +37,7 @@ def longer_scale_down_delay(
         reason += f" (capped at the maximum {duration_setting(MAX_SCALE_DOWN_DELAY)})"
     return Recommendation(
         SCALE_DOWN_DELAY,
-        duration_setting(params.scale_down_delay),
+        exact_duration(params.scale_down_delay),
         duration_setting(suggested),
         reason,
         evidence,

@@ -71,6 +71,15 @@ def duration_setting(seconds: float) -> str:
     return f"{minutes}m"
 
 
+def exact_duration(seconds: float) -> str:
+    """A current duration setting written exactly, as a user would: "90s" -> "1m30s", "3541s" -> "59m1s"."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs_ = divmod(rest, 60)
+    text = "".join(f"{value}{unit}" for value, unit in ((hours, "h"), (minutes, "m"), (secs_, "s")) if value)
+    return text or "0s"
+
+
 def delay_to_cover(observed: float, margin: float) -> float:
     """The scaleDownDelay (seconds, whole minutes, capped at the API maximum) covering `observed` x margin."""
     return min(MAX_SCALE_DOWN_DELAY, math.ceil(observed * margin / 60 - 1e-9) * 60.0)
