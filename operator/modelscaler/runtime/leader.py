@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
@@ -76,6 +77,7 @@ class LeaderElector:
         self._seen: tuple[str | None, float] = (None, clock())  # (resourceVersion, when first seen)
         self.is_leader = False
         self.acquired = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lease")
 
     async def run(self) -> None:
         """Acquires, then renews until cancelled; calls on_lost() if renewal fails past the deadline."""
@@ -87,11 +89,17 @@ class LeaderElector:
                 break
             await asyncio.sleep(self._renew)
         deadline = self._clock() + self._duration
+        pause = self._renew
         while True:
-            await asyncio.sleep(self._renew)
+            await asyncio.sleep(pause)
             if await self._try_once():
                 deadline = self._clock() + self._duration
-            elif self._clock() >= deadline - self._renew:
+                pause = self._renew
+                continue
+            # Retry soon (client-go retries every 2 s within its renew deadline); give up only when the
+            # next attempt could no longer finish before a standby may take over.
+            pause = max(self._renew / 4, 0.2)
+            if self._clock() + pause + self._renew >= deadline:
                 # We can no longer prove we hold it: stop before a standby may start.
                 self.is_leader = False
                 log.error("lost leadership; stopping", identity=self.identity)
@@ -99,8 +107,12 @@ class LeaderElector:
                 return
 
     async def _try_once(self) -> bool:
+        # Its own thread: the renewal never queues behind the operator's other API calls.
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self._acquire_or_renew), timeout=self._renew)
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._executor, self._acquire_or_renew), timeout=self._renew
+            )
         except (ApiException, OSError, TimeoutError) as exc:
             log.warning("lease update failed", error=str(exc)[:200])
             return False
@@ -176,7 +188,9 @@ class LeaderElector:
             )
 
         try:
-            await asyncio.wait_for(asyncio.to_thread(_release), timeout=self._renew)
+            await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self._executor, _release), timeout=self._renew
+            )
             log.info("released the lease", identity=self.identity)
         except (ApiException, OSError, TimeoutError) as exc:
             log.warning("could not release the lease", error=str(exc)[:200])

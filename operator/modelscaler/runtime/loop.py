@@ -24,7 +24,7 @@ from modelscaler.actuator.pods import summarise_pods
 from modelscaler.metrics.signals import Signals
 from modelscaler.runtime.http import Health
 from modelscaler.runtime.logs import log_for
-from modelscaler.runtime.reconcile import Inputs, Plan, Readings, Tracked, merge_patch, reconcile
+from modelscaler.runtime.reconcile import Cadence, Inputs, Plan, Readings, Tracked, merge_patch, reconcile
 from modelscaler.runtime.telemetry import Telemetry
 
 log = structlog.get_logger("modelscaler.loop")
@@ -57,7 +57,8 @@ class LoopConfig:
     tick_seconds: float = 2.0
     max_concurrent_writes: int = 16
     history_limit: int = 20
-    status_refresh_seconds: float = 15.0
+    status_refresh_seconds: float = 60.0
+    diagnosis_seconds: float = 10.0
 
 
 def _first(store: Iterable[Any] | None) -> Any:
@@ -105,6 +106,9 @@ class ControlLoop:
         self._is_leader = is_leader
         self._clock = clock
         self._tracked: dict[Key, Tracked] = {}
+        self._cadence = Cadence(
+            status_refresh=config.status_refresh_seconds, diagnosis=config.diagnosis_seconds
+        )
         self._writes = asyncio.Semaphore(config.max_concurrent_writes)
         self._task: asyncio.Task[None] | None = None
         self._mds: Mapping[Key, Iterable[dict[str, Any]]] = {}
@@ -209,7 +213,13 @@ class ControlLoop:
                 pod_bodies=pod_bodies,
             )
             try:
-                plan = reconcile(inputs, tracked, now, history_limit=self._config.history_limit)
+                plan = reconcile(
+                    inputs,
+                    tracked,
+                    now,
+                    history_limit=self._config.history_limit,
+                    cadence=self._cadence,
+                )
             except Exception:
                 log_for(*key).exception("reconcile failed")
                 continue
@@ -231,8 +241,12 @@ class ControlLoop:
         for reason, count in by_reason.items():
             t.restarts.labels(*key, reason).set(count)
         for condition in tracked.conditions:
+            # One series per condition, labelled with its current status (13 x N series, not 3 x 13 x N).
             for status in ("True", "False", "Unknown"):
-                t.condition.labels(*key, condition.type, status).set(1 if condition.status == status else 0)
+                if status != condition.status:
+                    with contextlib.suppress(KeyError):
+                        t.condition.remove(*key, condition.type, status)
+            t.condition.labels(*key, condition.type, condition.status).set(1)
 
     def _refresh_slot(self, key: Key, now: float) -> float:
         """The time a status written at `now` counts as written, for the periodic refresh.

@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -44,6 +45,11 @@ def load_api_client(kubeconfig: str | None) -> client.ApiClient:
 
 async def run_operator(settings: OperatorSettings) -> int:
     """Runs until SIGTERM/SIGINT (exit 0) or until the Lease is lost (exit 1)."""
+    # The Kubernetes and Prometheus clients are synchronous and run in threads: give the default executor
+    # room for the bounded writes plus kopf's handlers, so one slow call never queues behind a fleet.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=settings.max_concurrent_writes + 8, thread_name_prefix="api")
+    )
     api_client = load_api_client(settings.kubeconfig)
     telemetry = Telemetry()
     stop_flag = asyncio.Event()

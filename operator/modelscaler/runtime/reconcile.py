@@ -89,6 +89,8 @@ class Tracked:
     announced: set[str] = field(default_factory=set)
     first_seen: float | None = None
     arrivals_seen_at: float | None = None
+    findings: list[Finding] | None = None
+    diagnosed_at: float | None = None
 
     @classmethod
     def from_status(cls, status: dict[str, Any] | None) -> Tracked:
@@ -342,8 +344,28 @@ def _finding_events(before: Sequence[Condition], findings: Sequence[Finding]) ->
     return events
 
 
-def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int = 20) -> Plan:
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """How often the slower parts of reconcile() run, in seconds (the control loop's settings).
+
+    status_refresh: measured figures (concurrency, latency, messages) are re-written at most this
+    often when nothing significant changed; a change of replicas, mode, reasons or statuses is
+    written at once. diagnosis: the rules run at most this often (their windows are minutes long;
+    at 1,000 deployments running them every 2 s tick costs seconds of CPU). owned_grace: how long a
+    new ModelDeployment's missing Deployment is left to kopf's create handler before the loop
+    creates it itself.
+    """
+
+    status_refresh: float = 60.0
+    diagnosis: float = 10.0
+    owned_grace: float = 30.0
+
+
+def reconcile(
+    inputs: Inputs, tracked: Tracked, now: float, history_limit: int = 20, cadence: Cadence | None = None
+) -> Plan:
     """Decides, diagnoses and builds the status for one deployment; updates `tracked` in place."""
+    cadence = cadence or Cadence()
     body = inputs.body
     meta = body.get("metadata", {})
     generation = meta.get("generation")
@@ -360,9 +382,12 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
 
     tracked.announced.discard("invalid-spec")
     params = params_from_spec(md.spec)
+    if tracked.first_seen is None:
+        tracked.first_seen = now
     if inputs.deployment is None:
-        # The Deployment is missing (first tick, or deleted by hand): have it (re)created.
-        return Plan(ensure_owned=True)
+        # Missing: kopf's create handler makes it for a new object; after the grace (or if it was
+        # deleted by hand) the loop has it (re)created.
+        return Plan(ensure_owned=now - tracked.first_seen >= cadence.owned_grace)
 
     current = tracked.desired
     if current is None:
@@ -472,6 +497,21 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
     )
     _remember(tracked, inputs, now)
     memory_limit, liveness_threshold = _template_facts(md)
+    fresh = tracked.diagnosed_at is not None and now - tracked.diagnosed_at < cadence.diagnosis
+    if tracked.findings is not None and fresh:
+        return _assemble(
+            tracked,
+            inputs,
+            md,
+            params,
+            decision,
+            observation,
+            tracked.findings,
+            events,
+            now,
+            scale_to,
+            cadence,
+        )
     findings, tracked.diagnosis = diagnose(
         DiagnosisInput(
             samples=tuple(tracked.samples),
@@ -487,7 +527,29 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
         tracked.diagnosis,
         now,
     )
+    tracked.findings, tracked.diagnosed_at = findings, now
     events += _finding_events(tracked.conditions, findings)
+    return _assemble(
+        tracked, inputs, md, params, decision, observation, findings, events, now, scale_to, cadence
+    )
+
+
+def _assemble(
+    tracked: Tracked,
+    inputs: Inputs,
+    md: ModelDeployment,
+    params: ScalingParams,
+    decision: Decision,
+    observation: Observation,
+    findings: Sequence[Finding],
+    events: list[EventSpec],
+    now: float,
+    scale_to: int | None,
+    cadence: Cadence,
+) -> Plan:
+    """The status from this tick's decision and the latest findings, and the plan that writes it."""
+    generation = inputs.body.get("metadata", {}).get("generation")
+    readings = inputs.readings
 
     conditions = list(tracked.conditions)
     for condition in [
@@ -518,10 +580,17 @@ def reconcile(inputs: Inputs, tracked: Tracked, now: float, history_limit: int =
         },
         "scaleDown": tracked.memory.to_dict(),
     }
-    plan = _finish(
-        tracked, inputs, conditions, recommended, events, now, extra=status_parts, scale_to=scale_to
+    return _finish(
+        tracked,
+        inputs,
+        conditions,
+        recommended,
+        events,
+        now,
+        extra=status_parts,
+        scale_to=scale_to,
+        refresh_seconds=cadence.status_refresh,
     )
-    return plan
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:

@@ -76,7 +76,7 @@ class Telemetry:
         )
         self.condition = Gauge(
             "modelscaler_condition",
-            "1 where a ModelDeployment's condition has the given status, else 0.",
+            "A ModelDeployment's condition: one series per type, labelled with its current status, value 1.",
             ["namespace", "modeldeployment", "type", "status"],
             registry=r,
         )
