@@ -15,7 +15,7 @@ import math
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -57,7 +57,11 @@ class LoopConfig:
     tick_seconds: float = 2.0
     max_concurrent_writes: int = 16
     history_limit: int = 20
-    status_refresh_seconds: float = 60.0
+    # Measured figures in status are refreshed this often at least (a change of replicas, mode or a
+    # condition is written at once) — and no faster than refresh_writes_per_second across the fleet,
+    # so 1,000 deployments refresh every 100 s instead of sending 67 PATCHes a second.
+    status_refresh_seconds: float = 15.0
+    refresh_writes_per_second: float = 10.0
     diagnosis_seconds: float = 10.0
 
 
@@ -171,6 +175,12 @@ class ControlLoop:
             self._telemetry.forget(*gone)
         if not bodies:
             return
+        self._cadence = replace(
+            self._cadence,
+            status_refresh=max(
+                self._config.status_refresh_seconds, len(bodies) / self._config.refresh_writes_per_second
+            ),
+        )
 
         query_started = time.monotonic()
         try:
@@ -257,7 +267,7 @@ class ControlLoop:
         same tick (the first tick after a start, a Prometheus outage that flips every
         condition), instead of all coming due together on one long tick.
         """
-        period = self._config.status_refresh_seconds
+        period = self._cadence.status_refresh
         phase = zlib.crc32(f"{key[0]}/{key[1]}".encode()) / 2**32 * period
         return phase + math.floor((now - phase) / period) * period
 

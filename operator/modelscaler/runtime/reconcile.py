@@ -356,7 +356,7 @@ class Cadence:
     creates it itself.
     """
 
-    status_refresh: float = 60.0
+    status_refresh: float = 15.0
     diagnosis: float = 10.0
     owned_grace: float = 30.0
 
