@@ -64,6 +64,18 @@ def test_the_first_start_of_a_deployment_is_not_a_cold_start_delay() -> None:
     assert finding.status is ConditionStatus.FALSE
 
 
+def test_a_first_start_seen_after_a_moment_without_pods_is_not_a_cold_start_delay() -> None:
+    # The operator's first ticks may come before the Deployment has any pod: 0 ready, 0 starting.
+    timeline = Timeline()
+    timeline.phase(20, desired=3, ready_replicas=0, latency_p95=None)
+    timeline.phase(420, desired=3, starting_replicas=3, latency_p95=None)
+    timeline.phase(300, desired=3, concurrency=6.0, latency_p95=0.8)
+
+    finding = finding_of(timeline, COLD_START)
+
+    assert finding.status is ConditionStatus.FALSE
+
+
 def test_quick_starts_are_not_a_cold_start_delay() -> None:
     timeline = Timeline()
     for _ in range(4):

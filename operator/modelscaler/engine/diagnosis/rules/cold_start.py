@@ -13,9 +13,15 @@ KIND = ConditionType.COLD_START_DELAY
 
 
 def is_initial_start(ctx: Context, run: Run) -> bool:
-    """The stretch began at the history's first sample with no replica Ready: the deployment's first start."""
+    """The stretch is the deployment's first start: no replica was Ready in any sample before it ended.
+
+    (Not only a stretch beginning at the first sample: the operator's first samples may see no pod at
+    all yet, before the first ones are created.)
+    """
     first = run.samples[0]
-    return first.time == ctx.times[0] and first.ready_replicas == 0
+    if first.ready_replicas != 0:
+        return False
+    return not any(s.ready_replicas > 0 for s in ctx.samples if s.time < first.time)
 
 
 def time_to_ready(ctx: Context) -> str:
