@@ -121,6 +121,27 @@ def test_small_swings_count_when_the_retrace_threshold_allows_them() -> None:
     assert finding.status is ConditionStatus.TRUE
 
 
+def test_one_replica_wobbles_that_latency_does_not_notice_are_not_thrashing() -> None:
+    timeline = oscillating(Timeline(), cycles=5, period=240, low=1, high=2, latency_p95=0.5)
+
+    finding = finding_of(timeline, THRASHING, scaling(scale_down_delay=60.0))
+
+    assert finding.status is ConditionStatus.FALSE
+    assert finding.reason == "SmallSwings"
+
+
+def test_one_replica_swings_with_latency_spikes_are_thrashing() -> None:
+    timeline = Timeline()
+    for _ in range(5):
+        timeline.phase(120, desired=2, concurrency=3.0, latency_p95=0.5)
+        timeline.phase(120, desired=1, concurrency=2.0, latency_p95=spike_after_scale_down)
+
+    finding = finding_of(timeline, THRASHING, scaling(scale_down_delay=60.0))
+
+    assert finding.status is ConditionStatus.TRUE
+    assert finding.reason == "ReplicasOscillating"
+
+
 def test_scale_events_are_derived_from_samples_when_none_are_given() -> None:
     timeline = oscillating(Timeline(), cycles=4, period=240, low=2, high=5)
     timeline.scale_events.clear()

@@ -65,12 +65,13 @@ def oscillation_period(turns: Sequence[ScaleEvent]) -> float:
     return 2 * max((b.time - a.time for a, b in itertools.pairwise(turns)), default=0.0)
 
 
-def latency_alignment(ctx: Context, turns: Sequence[ScaleEvent]) -> str:
-    """Says how many reversals had a latency spike within the alignment window, in figures."""
+def latency_alignment(ctx: Context, turns: Sequence[ScaleEvent]) -> tuple[int | None, str]:
+    """How many reversals had a latency spike within the alignment window (None: latency unknown),
+    and the same in figures."""
     lookback = ctx.window(ctx.dparams.thrash_lookback)
     latencies = [value for sample in lookback if (value := ctx.latency(sample)) is not None]
     if not latencies:
-        return "latency unknown"
+        return None, "latency unknown"
     baseline = percentile(latencies, 50)
     align = ctx.dparams.thrash_align_seconds
     peaks: list[float] = []
@@ -83,8 +84,8 @@ def latency_alignment(ctx: Context, turns: Sequence[ScaleEvent]) -> str:
         if near and max(near) > 0 and max(near) >= baseline * ctx.dparams.thrash_spike_factor:
             peaks.append(max(near))
     if not peaks:
-        return f"no {ctx.latency_name} spike within {span(align)} of them (median {secs(baseline)})"
-    return (
+        return 0, f"no {ctx.latency_name} spike within {span(align)} of them (median {secs(baseline)})"
+    return len(peaks), (
         f"{ctx.latency_name} rose from {secs(baseline)} to {secs(max(peaks))} within {span(align)} "
         f"of {len(peaks)} of them"
     )
@@ -104,9 +105,19 @@ def evaluate(ctx: Context) -> Finding:
             f"(threshold {dparams.thrash_min_reversals})",
         )
     period = oscillation_period(turns)
+    spiked, alignment = latency_alignment(ctx, turns)
+    swing = max(abs(leg.change) for leg in legs(ctx.events_within(dparams.thrash_lookback)))
+    if swing <= 1 and spiked == 0:
+        # One-replica wobbles that latency does not notice: noise around a rounding edge, not thrash.
+        return absent(
+            KIND,
+            "SmallSwings",
+            f"{len(turns)} direction reversals in {span(dparams.thrash_lookback)}, each of one replica, "
+            f"and {alignment}",
+        )
     evidence = (
         f"{len(turns)} direction reversals in {span(dparams.thrash_lookback)}, one cycle every "
-        f"{span(period)} at most; {latency_alignment(ctx, turns)}"
+        f"{span(period)} at most; {alignment}"
     )
     recommendation = longer_scale_down_delay(
         ctx.params,
