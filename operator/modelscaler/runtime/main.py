@@ -32,25 +32,32 @@ from modelscaler.runtime.wiring import build_control_loop, build_ensure_owned
 log = structlog.get_logger("modelscaler.main")
 
 
-def load_api_client(kubeconfig: str | None) -> client.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig file."""
+def load_api_client(kubeconfig: str | None, pool_size: int = 10) -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig file.
+
+    pool_size: HTTP connections kept to the API server; as many as the threads that call it, so a
+    call beyond the pool never opens (and drops) a TLS connection of its own.
+    """
+    cfg = client.Configuration()
     if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        cfg = client.Configuration()
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config(client_configuration=cfg)
-        return client.ApiClient(cfg)
-    return config.new_client_from_config()
+    else:
+        config.load_kube_config(client_configuration=cfg)
+    cfg.connection_pool_maxsize = pool_size
+    return client.ApiClient(cfg)
 
 
 async def run_operator(settings: OperatorSettings) -> int:
     """Runs until SIGTERM/SIGINT (exit 0) or until the Lease is lost (exit 1)."""
     # The Kubernetes and Prometheus clients are synchronous and run in threads: give the default executor
     # room for the bounded writes plus kopf's handlers, so one slow call never queues behind a fleet.
+    threads = settings.max_concurrent_writes + 8
     asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=settings.max_concurrent_writes + 8, thread_name_prefix="api")
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="api")
     )
-    api_client = load_api_client(settings.kubeconfig)
+    api_client = load_api_client(settings.kubeconfig, pool_size=threads)
     telemetry = Telemetry()
     stop_flag = asyncio.Event()
     exit_code = 0
